@@ -1,0 +1,331 @@
+//! One backup run (`start-backup`, and `tick` when one is due): every configured source is packed
+//! (tar + zstd), encrypted (see [`crate::crypto`]) and streamed to the target, then the manifest
+//! is written last, so a backup is visible only when complete (SPEC §4).
+
+use crate::archive;
+use crate::crypto::{Encryptor, Recipient};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest, RoleStatus, Status, ARCHIVE_SUFFIX, MANIFEST};
+use crate::settings::Source;
+use crate::target::{Target, TargetError};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+/// Receives progress of a backup. Every method has a no-op default.
+pub trait Observer {
+    /// A source starts; `total` is its size in bytes as measured before the run, if known.
+    fn source_started(&mut self, _name: &str, _total: Option<u64>) {}
+    /// Bytes of file contents read and encrypted bytes written so far, for the current source.
+    fn progress(&mut self, _read: u64, _written: u64) {}
+    /// A source is done.
+    fn source_finished(&mut self, _role: &RoleStatus) {}
+    /// Something was skipped or went wrong without stopping the run.
+    fn warning(&mut self, _message: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// What a run needs.
+pub struct BackupRequest<'a> {
+    pub target: &'a dyn Target,
+    pub sources: &'a [Source],
+    pub recipient: &'a Recipient,
+    pub now: DateTime<Utc>,
+    /// The backup id to use (a fresh GUID when `None`).
+    pub backup_id: Option<String>,
+}
+
+/// Runs one backup and returns its manifest (also written to the target). A backup whose
+/// sources did not all succeed still returns `Ok` with status `PartialSucceeded` or `Failed`;
+/// `Err` means the target itself failed and nothing usable was written.
+pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manifest> {
+    let started = std::time::Instant::now();
+    let id = req
+        .backup_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let dir = manifest::backup_dir(&id);
+    req.target.mkdir_all(&dir)?;
+    let mut roles = Vec::with_capacity(req.sources.len());
+    for source in req.sources {
+        let total = measure(&source.path);
+        observer.source_started(&source.name, total);
+        let role = match backup_source(req.target, &dir, source, req.recipient, observer) {
+            Ok(role) => role,
+            Err(SourceFailure::Target(e)) => return Err(e.into()),
+            Err(SourceFailure::Source(message)) => RoleStatus {
+                role_name: source.name.clone(),
+                status: Status::Failed,
+                file_name: None,
+                file_count: 0,
+                plain_size_in_bytes: 0,
+                encrypted_size_in_bytes: 0,
+                sha256: None,
+                error_message: Some(message),
+            },
+        };
+        observer.source_finished(&role);
+        roles.push(role);
+    }
+    let ok = roles
+        .iter()
+        .filter(|r| r.status == Status::Succeeded)
+        .count();
+    let status = if ok == roles.len() && ok > 0 {
+        Status::Succeeded
+    } else if ok > 0 {
+        Status::PartialSucceeded
+    } else {
+        Status::Failed
+    };
+    let (thumbprint, key_id) = match req.recipient {
+        Recipient::Certificate(c) => (Some(c.thumbprint.clone()), None),
+        Recipient::LegacyKey(k) => (None, Some(k.key_id())),
+    };
+    let m = Manifest {
+        manifest_version: manifest::MANIFEST_VERSION,
+        backup_id: id.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        status,
+        created_date_time: req.now,
+        time_taken_to_create: crate::clock::iso8601_duration(started.elapsed()),
+        encryption_cert_thumbprint: thumbprint,
+        encryption_key_id: key_id,
+        host_name: host_name(),
+        role_status: roles,
+    };
+    let json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
+    let mut up = req.target.create(&format!("{dir}/{MANIFEST}"))?;
+    up.write_all(&json)
+        .map_err(|e| TargetError::from_io(&req.target.display(), "write", MANIFEST, e))?;
+    up.commit()?;
+    Ok(m)
+}
+
+enum SourceFailure {
+    /// The target failed: the whole run stops.
+    Target(TargetError),
+    /// This source could not be read: the run goes on with the others.
+    Source(String),
+}
+
+/// Hashes and counts what goes to the target, and keeps the target's own write error.
+struct Sink<'a> {
+    inner: Box<dyn crate::target::Upload + 'a>,
+    hash: Sha256,
+    written: u64,
+    error: Rc<RefCell<Option<io::Error>>>,
+    progress: Rc<RefCell<(u64, u64)>>,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.hash.update(&buf[..n]);
+                self.written += n as u64;
+                self.progress.borrow_mut().1 = self.written;
+                Ok(n)
+            }
+            Err(e) => {
+                let copy = io::Error::new(e.kind(), e.to_string());
+                *self.error.borrow_mut() = Some(e);
+                Err(copy)
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn backup_source(
+    target: &dyn Target,
+    dir: &str,
+    source: &Source,
+    recipient: &Recipient,
+    observer: &mut dyn Observer,
+) -> std::result::Result<RoleStatus, SourceFailure> {
+    let file_name = format!("{}{ARCHIVE_SUFFIX}", source.name);
+    let path = format!("{dir}/{file_name}");
+    let tname = target.display();
+    match std::fs::metadata(&source.path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(SourceFailure::Source(format!(
+                "{} is not a directory",
+                source.path.display()
+            )))
+        }
+        Err(e) => {
+            return Err(SourceFailure::Source(format!(
+                "{}: {e}",
+                source.path.display()
+            )))
+        }
+    }
+    let upload = target.create(&path).map_err(SourceFailure::Target)?;
+    let error = Rc::new(RefCell::new(None));
+    let progress = Rc::new(RefCell::new((0u64, 0u64)));
+    let sink = Sink {
+        inner: upload,
+        hash: Sha256::new(),
+        written: 0,
+        error: error.clone(),
+        progress: progress.clone(),
+    };
+    let target_failure = |e: Option<io::Error>| -> Option<SourceFailure> {
+        e.map(|e| SourceFailure::Target(TargetError::from_io(&tname, "write", &path, e)))
+    };
+    let enc = Encryptor::new(recipient, sink).map_err(|e| {
+        target_failure(error.borrow_mut().take())
+            .unwrap_or_else(|| SourceFailure::Source(e.to_string()))
+    })?;
+    let packed = {
+        let mut on_progress = |read: u64| {
+            let written = progress.borrow().1;
+            observer.progress(read, written);
+        };
+        archive::pack(&source.path, enc, &mut on_progress)
+    };
+    let (enc, stats) = match packed {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(f) = target_failure(error.borrow_mut().take()) {
+                return Err(f);
+            }
+            return Err(SourceFailure::Source(e.to_string()));
+        }
+    };
+    let (sink, _) = enc.finish().map_err(|e| {
+        target_failure(error.borrow_mut().take())
+            .unwrap_or_else(|| SourceFailure::Source(e.to_string()))
+    })?;
+    for w in &stats.warnings {
+        observer.warning(&format!("source {}: {w}", source.name));
+    }
+    let Sink {
+        inner,
+        hash,
+        written,
+        ..
+    } = sink;
+    let stored = inner.commit().map_err(SourceFailure::Target)?;
+    debug_assert_eq!(stored, written);
+    Ok(RoleStatus {
+        role_name: source.name.clone(),
+        status: Status::Succeeded,
+        file_name: Some(file_name),
+        file_count: stats.files,
+        plain_size_in_bytes: stats.bytes,
+        encrypted_size_in_bytes: written,
+        sha256: Some(hex::encode(hash.finalize())),
+        error_message: None,
+    })
+}
+
+/// Bytes of regular files under `dir` (not following symlinks), for progress estimates.
+pub fn measure(dir: &std::path::Path) -> Option<u64> {
+    fn walk(dir: &std::path::Path, total: &mut u64) -> io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                walk(&e.path(), total)?;
+            } else if ft.is_file() {
+                *total += e.metadata()?.len();
+            }
+        }
+        Ok(())
+    }
+    let mut total = 0;
+    walk(dir, &mut total).ok().map(|_| total)
+}
+
+/// This machine's name, recorded in manifests and locks.
+pub fn host_name() -> String {
+    #[cfg(unix)]
+    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let s = s.trim();
+        if !s.is_empty() {
+            return s.to_string();
+        }
+    }
+    std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Maps a finished run to the error the CLI reports (status not `Succeeded`).
+pub fn outcome(m: &Manifest) -> Result<()> {
+    if m.status == Status::Succeeded {
+        return Ok(());
+    }
+    let detail = m
+        .role_status
+        .iter()
+        .filter(|r| r.status != Status::Succeeded)
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.role_name,
+                r.error_message.as_deref().unwrap_or("failed")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::PartialFailure {
+        backup_id: m.backup_id.clone(),
+        status: m.status.to_string(),
+        detail,
+    })
+}
+
+/// Runs a backup with the settings' target, sources and recipient, and records it in the state.
+/// `start-backup` passes [`Trigger::OnDemand`], which never moves `nextBackupTime`.
+pub fn start(
+    loaded: &crate::settings::Loaded,
+    trigger: crate::state::Trigger,
+    observer: &mut dyn Observer,
+) -> Result<Manifest> {
+    let now = crate::clock::now()?;
+    let recipient = loaded.recipient()?;
+    let target = crate::target::open(&loaded.settings.target()?, Some(&loaded.credentials()))?;
+    let result = run(
+        &BackupRequest {
+            target: target.as_ref(),
+            sources: &loaded.settings.sources,
+            recipient: &recipient,
+            now,
+            backup_id: None,
+        },
+        observer,
+    );
+    let mut state = crate::state::State::load(&loaded.paths.state)?;
+    state.record_recipient(&recipient.id(), now);
+    state.record_backup(match &result {
+        Ok(m) => crate::state::LastBackup {
+            backup_id: m.backup_id.clone(),
+            time: m.created_date_time,
+            status: m.status.to_string(),
+            trigger,
+            error: outcome(m).err().map(|e| e.to_string()),
+            size_in_bytes: m.encrypted_size(),
+        },
+        Err(e) => crate::state::LastBackup {
+            backup_id: String::new(),
+            time: now,
+            status: Status::Failed.to_string(),
+            trigger,
+            error: Some(e.to_string()),
+            size_in_bytes: 0,
+        },
+    });
+    state.save(&loaded.paths.state)?;
+    result
+}

@@ -1,0 +1,381 @@
+//! `configure` (`Set-AzsBackupConfiguration`): creates or changes settings. Only the fields
+//! given change; every field is validated (SPEC §3); unless told not to, the target is proven
+//! reachable and writable with a probe file; settings and secrets are written atomically.
+
+use crate::certificate::Certificate;
+use crate::crypto::LegacyKey;
+use crate::error::{Error, Result};
+use crate::manifest;
+use crate::settings::{
+    validate_frequency, validate_retention, validate_source_name, validate_username,
+    EncryptionMode, Loaded, Secrets, Settings, SettingsPaths, Source, FREQUENCY_DEFAULT,
+    RETENTION_DEFAULT, SETTINGS_VERSION,
+};
+use crate::state::State;
+use crate::target::{self, Target, TargetSpec};
+use chrono::{DateTime, Duration, Utc};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The changes asked for. `None` / empty = keep.
+#[derive(Default)]
+pub struct ConfigureRequest {
+    pub path: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Zeroizing<String>>,
+    pub encryption_cert_path: Option<PathBuf>,
+    pub encryption_key: Option<Zeroizing<String>>,
+    pub frequency_hours: Option<u32>,
+    pub retention_days: Option<u32>,
+    /// `NAME=DIR` pairs: add the source, or change the directory of an existing one.
+    pub sources: Vec<(String, PathBuf)>,
+    /// Source names to remove.
+    pub remove_sources: Vec<String>,
+    /// Prove the target reachable and writable with a probe file.
+    pub verify_target: bool,
+}
+
+/// What `configure` did.
+#[derive(Debug)]
+pub struct ConfigureOutcome {
+    pub loaded: Loaded,
+    pub state: State,
+    pub first_time: bool,
+    /// Settings changed by this call, by field name.
+    pub changed: Vec<&'static str>,
+    /// Notes for the operator (e.g. retention reduced, certificate expiring).
+    pub notes: Vec<String>,
+}
+
+/// Applies `req` to the settings at `paths`. `confirm` is asked (with a message) before a change
+/// that deletes backups (reducing retention); returning false refuses the change.
+pub fn configure(
+    paths: &SettingsPaths,
+    req: ConfigureRequest,
+    now: DateTime<Utc>,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> Result<ConfigureOutcome> {
+    let existing = match Loaded::load(paths) {
+        Ok(l) => Some(l),
+        Err(Error::NotConfigured { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let first_time = existing.is_none();
+    let mut changed = Vec::new();
+    let mut notes = Vec::new();
+
+    // Validate the simple fields first, so a bad value fails before anything is read or probed.
+    if let Some(f) = req.frequency_hours {
+        validate_frequency(f)?;
+    }
+    if let Some(r) = req.retention_days {
+        validate_retention(r)?;
+    }
+    if let Some(u) = &req.username {
+        validate_username(u)?;
+    }
+    if let Some(p) = &req.path {
+        TargetSpec::parse(p)?;
+    }
+    for (name, _) in &req.sources {
+        validate_source_name(name)?;
+    }
+
+    let mut loaded = match existing {
+        Some(l) => l,
+        None => {
+            if req.encryption_key.is_some() {
+                return Err(Error::invalid(
+                    "encryption-key",
+                    "a first-time configuration needs a certificate (--encryption-cert-path FILE.cer); encryption keys are accepted only for settings from an older version (backward-compatibility mode)",
+                ));
+            }
+            let missing: Vec<&str> = [
+                ("--path", req.path.is_none()),
+                ("--username", req.username.is_none()),
+                (
+                    "password (--password-stdin, AZS_BACKUP_PASSWORD or the prompt)",
+                    req.password.is_none(),
+                ),
+                ("--encryption-cert-path", req.encryption_cert_path.is_none()),
+                ("--source NAME=DIR", req.sources.is_empty()),
+            ]
+            .iter()
+            .filter(|(_, m)| *m)
+            .map(|(n, _)| *n)
+            .collect();
+            if !missing.is_empty() {
+                return Err(Error::invalid(
+                    "configure",
+                    format!("a first configuration needs {}", missing.join(", ")),
+                ));
+            }
+            Loaded {
+                paths: paths.clone(),
+                settings: Settings {
+                    version: SETTINGS_VERSION,
+                    path: String::new(),
+                    username: String::new(),
+                    backup_frequency_in_hours: FREQUENCY_DEFAULT,
+                    backup_retention_period_in_days: RETENTION_DEFAULT,
+                    encryption_mode: EncryptionMode::Certificate,
+                    encryption_certificate: None,
+                    sources: Vec::new(),
+                },
+                secrets: Secrets::default(),
+                file_version: SETTINGS_VERSION,
+            }
+        }
+    };
+    let mut state = State::load(&paths.state)?;
+    let old = loaded.settings.clone();
+    let s = &mut loaded.settings;
+
+    if let Some(p) = req.path {
+        let p = match TargetSpec::parse(&p)? {
+            TargetSpec::Local(dir) => absolute(&dir)?.to_string_lossy().into_owned(),
+            TargetSpec::Smb(_) => p,
+        };
+        if p != s.path {
+            s.path = p;
+            changed.push("path");
+        }
+    }
+    if let Some(u) = req.username {
+        if u != s.username {
+            s.username = u;
+            changed.push("userName");
+        }
+    }
+    if let Some(pw) = req.password {
+        if pw.is_empty() {
+            return Err(Error::invalid("password", "the password is empty"));
+        }
+        if loaded.secrets.password.as_deref() != Some(pw.as_str()) {
+            loaded.secrets.password = Some(pw.to_string());
+            changed.push("password");
+        }
+    }
+    if let Some(f) = req.frequency_hours {
+        if f != s.backup_frequency_in_hours {
+            s.backup_frequency_in_hours = f;
+            changed.push("backupFrequencyInHours");
+        }
+    }
+    if let Some(r) = req.retention_days {
+        if r != s.backup_retention_period_in_days {
+            s.backup_retention_period_in_days = r;
+            changed.push("backupRetentionPeriodInDays");
+        }
+    }
+    // Encryption (SPEC §3.4, §3.5).
+    match (req.encryption_cert_path, req.encryption_key) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "encryption-cert-path",
+                "give either --encryption-cert-path or --encryption-key, not both",
+            ))
+        }
+        (Some(cert_path), None) => {
+            let cert = Certificate::load(&cert_path)?;
+            if let Some(w) = cert.expiry_warning(now) {
+                notes.push(w);
+            }
+            let pem = cert.to_pem();
+            if s.encryption_certificate.as_deref() != Some(pem.as_str()) {
+                if s.encryption_mode == EncryptionMode::Key {
+                    notes.push("switched from the encryption key to the certificate; this is one-way: an encryption key will no longer be accepted. Backups made with the key still need the key to restore.".into());
+                    if let Some(old_key) = loaded.secrets.encryption_key.take() {
+                        loaded.secrets.retired_encryption_keys.push(old_key);
+                    }
+                }
+                s.encryption_mode = EncryptionMode::Certificate;
+                s.encryption_certificate = Some(pem);
+                changed.push("encryptionCertThumbprint");
+                state.record_recipient(&cert.thumbprint, now);
+            }
+        }
+        (None, Some(key)) => {
+            if s.encryption_mode == EncryptionMode::Certificate {
+                return Err(Error::invalid(
+                    "encryption-key",
+                    "these settings use a certificate; switching from a certificate back to an encryption key is not allowed (backward-compatibility mode is one-way)",
+                ));
+            }
+            let k = LegacyKey::parse(&key)?;
+            if loaded.secrets.encryption_key.as_deref() != Some(key.as_str()) {
+                if let Some(old_key) = loaded.secrets.encryption_key.replace(key.to_string()) {
+                    loaded.secrets.retired_encryption_keys.push(old_key);
+                }
+                changed.push("encryptionKey");
+                state.record_recipient(&k.key_id(), now);
+            }
+        }
+        (None, None) => {}
+    }
+    for name in &req.remove_sources {
+        let before = s.sources.len();
+        s.sources.retain(|x| !x.name.eq_ignore_ascii_case(name));
+        if s.sources.len() == before {
+            return Err(Error::invalid(
+                "remove-source",
+                format!(
+                    "there is no source {name:?}; configured: {}",
+                    names(&s.sources)
+                ),
+            ));
+        }
+        changed.push("sources");
+    }
+    for (name, dir) in req.sources {
+        let meta = std::fs::metadata(&dir).map_err(|e| Error::Source {
+            name: name.clone(),
+            message: format!("{}: {e}", dir.display()),
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::Source {
+                name,
+                message: format!("{} is not a directory", dir.display()),
+            });
+        }
+        let dir = absolute(&dir)?;
+        match s
+            .sources
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(&name))
+        {
+            Some(existing) if existing.path == dir => {}
+            Some(existing) => {
+                existing.path = dir;
+                changed.push("sources");
+            }
+            None => {
+                s.sources.push(Source { name, path: dir });
+                changed.push("sources");
+            }
+        }
+    }
+    if s.sources.is_empty() {
+        return Err(Error::invalid(
+            "source",
+            "at least one source is required (--source NAME=DIR)",
+        ));
+    }
+    s.validate()?;
+    changed.dedup();
+    let s = &loaded.settings;
+
+    let needs_target = req.verify_target
+        || s.backup_retention_period_in_days < old.backup_retention_period_in_days && !first_time;
+    let target: Option<Box<dyn Target>> = if needs_target {
+        match s.target()? {
+            TargetSpec::Local(dir) if req.verify_target => {
+                Some(Box::new(target::local::LocalTarget::open_or_create(&dir)?))
+            }
+            spec => Some(target::open(&spec, Some(&loaded.credentials()))?),
+        }
+    } else {
+        None
+    };
+    if req.verify_target {
+        probe(target.as_deref().expect("opened above"), now)?;
+    }
+    // Reducing retention deletes backups at the next prune (SPEC §3.3).
+    if !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days {
+        let t = target.as_deref().expect("opened above");
+        let cutoff = now - Duration::days(s.backup_retention_period_in_days as i64);
+        let backups = manifest::list(t)?;
+        let doomed = backups
+            .iter()
+            .filter(|m| m.created_date_time < cutoff)
+            .count();
+        let msg = format!(
+            "reducing the retention period from {} to {} days means the next prune deletes {doomed} of the {} backups on the target (those older than {} days)",
+            old.backup_retention_period_in_days,
+            s.backup_retention_period_in_days,
+            backups.len(),
+            s.backup_retention_period_in_days
+        );
+        if doomed > 0 && !confirm(&msg) {
+            return Err(Error::NeedsConfirmation(format!(
+                "{msg}; nothing was changed (confirm, or pass --yes)"
+            )));
+        }
+        notes.push(msg);
+    }
+
+    // Schedule (SPEC §3.6): the first successful configure turns automatic backups on.
+    let freq = Duration::hours(loaded.settings.backup_frequency_in_hours as i64);
+    if first_time {
+        state.is_backup_scheduler_enabled = true;
+        state.next_backup_time = Some(now + freq);
+    } else if loaded.settings.backup_frequency_in_hours != old.backup_frequency_in_hours {
+        let last_slot = state
+            .next_backup_time
+            .map(|n| n - Duration::hours(old.backup_frequency_in_hours as i64))
+            .unwrap_or(now);
+        let next = last_slot + freq;
+        state.next_backup_time = Some(if next < now { now } else { next });
+    } else if state.next_backup_time.is_none() {
+        state.next_backup_time = Some(now + freq);
+    }
+    if first_time {
+        if let Ok(r) = loaded.recipient() {
+            state.record_recipient(&r.id(), now);
+        }
+    }
+    if loaded.file_version == 1 {
+        notes.push("settings from an older version (version = 1) were migrated to version 2; the password and encryption key moved to the secrets file".into());
+        changed.push("version");
+    }
+    loaded.save()?;
+    loaded.file_version = SETTINGS_VERSION;
+    state.save(&paths.state)?;
+    Ok(ConfigureOutcome {
+        loaded,
+        state,
+        first_time,
+        changed,
+        notes,
+    })
+}
+
+/// Writes, reads back and deletes a probe file under `MASBackup/`.
+pub fn probe(t: &dyn Target, now: DateTime<Utc>) -> Result<()> {
+    t.mkdir_all(manifest::ROOT)?;
+    let name = format!(
+        "{}/.probe-{}-{}",
+        manifest::ROOT,
+        now.format("%Y%m%dT%H%M%SZ"),
+        uuid::Uuid::new_v4().simple()
+    );
+    let data = format!("azs-backup write probe {now}\n");
+    let mut up = t.create(&name)?;
+    std::io::Write::write_all(&mut up, data.as_bytes())
+        .map_err(|e| crate::target::TargetError::from_io(&t.display(), "write", &name, e))?;
+    up.commit()?;
+    let back = t.read_all(&name);
+    let removed = t.remove_file(&name);
+    if back? != data.as_bytes() {
+        return Err(Error::Target(crate::target::TargetError::ShortWrite {
+            target: t.display(),
+            path: name,
+            written: data.len() as u64,
+            found: 0,
+        }));
+    }
+    removed?;
+    Ok(())
+}
+
+fn names(sources: &[Source]) -> String {
+    sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io(format!("resolving {}", p.display()), e))
+}

@@ -1,0 +1,23 @@
+//! azs-backup: Azure Stack Hub style infrastructure backups for ordinary servers.
+//!
+//! The library holds all behaviour; the `azs-backup` binary only parses arguments, calls in
+//! here and renders results. Modules are named after the domain (see SPEC.md):
+//! [`settings`], [`state`], [`certificate`], [`crypto`] (the envelope format), [`archive`],
+//! [`target`], [`backup`], [`restore`], [`verify`], [`manifest`], [`clock`].
+
+pub mod archive;
+pub mod backup;
+pub mod certificate;
+pub mod clock;
+pub mod configure;
+pub mod crypto;
+pub mod error;
+pub mod manifest;
+pub mod restore;
+pub mod settings;
+pub mod state;
+pub mod status;
+pub mod target;
+pub mod verify;
+
+pub use error::Error;

@@ -1,0 +1,153 @@
+//! `restore`: decrypts a backup with the private key (or legacy key) and extracts every source,
+//! or one, into a directory: source `NAME` lands in `<to>/NAME/`. Each source is extracted into
+//! a temporary folder beside it and renamed into place only after its last chunk authenticated
+//! and its checksum matched the manifest.
+
+use crate::crypto::{Decryptor, Identity};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Status};
+use crate::target::Target;
+use crate::verify::{check_identity, HashingReader};
+use sha2::Digest;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What to restore.
+pub struct RestoreRequest<'a> {
+    pub target: &'a dyn Target,
+    pub backup_id: &'a str,
+    pub identity: &'a Identity,
+    pub to: &'a Path,
+    /// Only this source (all when `None`).
+    pub source: Option<&'a str>,
+    /// Restore into a non-empty `to`.
+    pub force: bool,
+}
+
+/// One restored source.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restored {
+    pub role_name: String,
+    pub path: PathBuf,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Restores and returns what was written.
+pub fn restore(
+    req: &RestoreRequest<'_>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Vec<Restored>> {
+    let m = manifest::read(req.target, req.backup_id)?;
+    check_identity(&m, req.identity)?;
+    let roles: Vec<_> = match req.source {
+        Some(name) => {
+            let r = m
+                .role_status
+                .iter()
+                .find(|r| r.role_name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "source",
+                        format!(
+                            "backup {} has no source {name:?}; it has: {}",
+                            m.backup_id,
+                            m.role_status
+                                .iter()
+                                .map(|r| r.role_name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?;
+            vec![r]
+        }
+        None => m.role_status.iter().collect(),
+    };
+    prepare_destination(req.to, req.force)?;
+    let mut out = Vec::new();
+    for role in roles {
+        let Some(file) = role
+            .file_name
+            .as_deref()
+            .filter(|_| role.status != Status::Failed)
+        else {
+            if req.source.is_some() {
+                return Err(Error::Restore(format!(
+                    "source {} failed when backup {} was made; there is nothing to restore",
+                    role.role_name, m.backup_id
+                )));
+            }
+            continue;
+        };
+        let final_dir = req.to.join(&role.role_name);
+        if final_dir.exists() && !req.force {
+            return Err(Error::Restore(format!(
+                "{} already exists; pass --force to restore over it",
+                final_dir.display()
+            )));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", role.role_name))
+            .suffix(".partial")
+            .tempdir_in(req.to)
+            .map_err(|e| Error::io(format!("creating a folder in {}", req.to.display()), e))?;
+        let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
+        let mut reader = HashingReader::new(req.target.open(&path)?);
+        let mut dec = Decryptor::new(&mut reader, req.identity)
+            .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
+        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()))?;
+        io::copy(&mut dec, &mut io::sink())
+            .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
+        drop(dec);
+        progress(&role.role_name, reader.bytes);
+        let digest = hex::encode(reader.hash.finalize_reset());
+        if Some(digest.as_str()) != role.sha256.as_deref() {
+            return Err(Error::VerificationFailed(format!(
+                "{}: {file}: SHA-256 does not match the manifest; nothing of it was restored",
+                role.role_name
+            )));
+        }
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir)
+                .map_err(|e| Error::io(format!("replacing {}", final_dir.display()), e))?;
+        }
+        let tmp_path = tmp.keep();
+        // The temporary folder's own mode (0700) and mtime give way to the archive's root, if any;
+        // otherwise it keeps the mode a plain mkdir would give.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755));
+        }
+        std::fs::rename(&tmp_path, &final_dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp_path);
+            Error::io(format!("moving into {}", final_dir.display()), e)
+        })?;
+        out.push(Restored {
+            role_name: role.role_name.clone(),
+            path: final_dir,
+            files: stats.files,
+            bytes: stats.bytes,
+        });
+    }
+    Ok(out)
+}
+
+fn prepare_destination(to: &Path, force: bool) -> Result<()> {
+    match std::fs::read_dir(to) {
+        Ok(mut rd) => {
+            if rd.next().is_some() && !force {
+                return Err(Error::Restore(format!(
+                    "{} is not empty; restore into an empty or new directory, or pass --force",
+                    to.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(to)
+            .map_err(|e| Error::io(format!("creating {}", to.display()), e)),
+        Err(e) => Err(Error::io(format!("reading {}", to.display()), e)),
+    }
+}

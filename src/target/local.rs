@@ -1,0 +1,231 @@
+//! A local directory as a target (a share already mounted, or for trying the tool).
+
+use super::{Capacity, Entry, Target, TargetError, Upload};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A target rooted at a local directory.
+pub struct LocalTarget {
+    root: PathBuf,
+    name: String,
+}
+
+impl LocalTarget {
+    /// Opens an existing directory.
+    pub fn open(root: &Path) -> Result<LocalTarget, TargetError> {
+        let name = root.display().to_string();
+        match fs::metadata(root) {
+            Ok(m) if m.is_dir() => Ok(LocalTarget {
+                root: root.to_path_buf(),
+                name,
+            }),
+            Ok(_) => Err(TargetError::NotFound {
+                target: name.clone(),
+                what: "directory".into(),
+                detail: format!(" ({name} is not a directory)"),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(TargetError::NotFound {
+                target: name.clone(),
+                what: "the directory".into(),
+                detail: format!(" ({name} does not exist; create it, or mount the share there)"),
+            }),
+            Err(e) => Err(TargetError::from_io(&name, "open", "", e)),
+        }
+    }
+
+    /// Opens `root`, creating it first when it is missing but its parent exists (never a
+    /// whole chain of directories: a missing mount point must not become a local folder).
+    pub fn open_or_create(root: &Path) -> Result<LocalTarget, TargetError> {
+        if !root.exists() {
+            let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_none_or(|p| p.is_dir()) {
+                fs::create_dir(root).map_err(|e| {
+                    TargetError::from_io(&root.display().to_string(), "create directory", "", e)
+                })?;
+            }
+        }
+        Self::open(root)
+    }
+
+    fn full(&self, rel: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            p.push(part);
+        }
+        p
+    }
+
+    fn err(&self, op: &'static str, rel: &str, e: io::Error) -> TargetError {
+        TargetError::from_io(&self.name, op, rel, e)
+    }
+}
+
+struct LocalUpload<'a> {
+    target: &'a LocalTarget,
+    rel: String,
+    tmp: Option<tempfile::NamedTempFile>,
+    written: u64,
+}
+
+impl Write for LocalUpload<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self
+            .tmp
+            .as_mut()
+            .expect("upload already committed")
+            .write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.as_mut().expect("upload already committed").flush()
+    }
+}
+
+impl Upload for LocalUpload<'_> {
+    fn commit(mut self: Box<Self>) -> Result<u64, TargetError> {
+        let tmp = self.tmp.take().expect("upload already committed");
+        let rel = self.rel.clone();
+        let t = self.target;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| t.err("sync", &rel, e))?;
+        let found = tmp
+            .as_file()
+            .metadata()
+            .map_err(|e| t.err("stat", &rel, e))?
+            .len();
+        if found != self.written {
+            return Err(TargetError::ShortWrite {
+                target: t.name.clone(),
+                path: rel,
+                written: self.written,
+                found,
+            });
+        }
+        let dest = t.full(&rel);
+        // persist_noclobber: never replaces an existing file.
+        tmp.persist_noclobber(&dest)
+            .map_err(|e| t.err("rename into place", &rel, e.error))?;
+        if let Some(parent) = dest.parent() {
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Target for LocalTarget {
+    fn display(&self) -> String {
+        self.name.clone()
+    }
+
+    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
+        fs::create_dir_all(self.full(dir)).map_err(|e| self.err("create directory", dir, e))
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
+        let rd = fs::read_dir(self.full(dir)).map_err(|e| self.err("list", dir, e))?;
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| self.err("list", dir, e))?;
+            let m = match e.metadata() {
+                Ok(m) => m,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(self.err("stat", dir, err)),
+            };
+            out.push(Entry {
+                name: e.file_name().to_string_lossy().into_owned(),
+                is_dir: m.is_dir(),
+                size: m.len(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
+        let full = self.full(path);
+        match fs::symlink_metadata(&full) {
+            Ok(m) => Ok(Some(Entry {
+                name: full
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                is_dir: m.is_dir(),
+                size: m.len(),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.err("stat", path, e)),
+        }
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
+        let f = File::open(self.full(path)).map_err(|e| self.err("open", path, e))?;
+        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
+    }
+
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
+        let dest = self.full(path);
+        let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
+        let base = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{base}."))
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(|e| self.err("create", path, e))?;
+        Ok(Box::new(LocalUpload {
+            target: self,
+            rel: path.to_string(),
+            tmp: Some(tmp),
+            written: 0,
+        }))
+    }
+
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError> {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.full(path))
+        {
+            Ok(mut f) => {
+                f.write_all(data)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| self.err("write", path, e))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(self.err("create", path, e)),
+        }
+    }
+
+    fn remove_file(&self, path: &str) -> Result<(), TargetError> {
+        fs::remove_file(self.full(path)).map_err(|e| self.err("delete", path, e))
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
+        fs::remove_dir(self.full(path)).map_err(|e| self.err("delete directory", path, e))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
+        let dest = self.full(to);
+        if dest.exists() {
+            return Err(TargetError::AlreadyExists {
+                target: self.name.clone(),
+                path: to.to_string(),
+            });
+        }
+        fs::rename(self.full(from), dest).map_err(|e| self.err("rename", from, e))
+    }
+
+    fn capacity(&self) -> Result<Option<Capacity>, TargetError> {
+        let total = fs4::total_space(&self.root).map_err(|e| self.err("statfs", "", e))?;
+        let available = fs4::available_space(&self.root).map_err(|e| self.err("statfs", "", e))?;
+        Ok(Some(Capacity { total, available }))
+    }
+}

@@ -1,0 +1,229 @@
+//! Where backups go. A [`Target`] is a directory tree addressed with `/`-separated relative
+//! paths: a local directory ([`local::LocalTarget`]) or an SMB share (`smb::SmbTarget`, behind
+//! the `smb` feature). Everything above this module is written against the trait only.
+//!
+//! Contract every implementation keeps:
+//! - [`Target::create`] returns an [`Upload`]; the data becomes visible under its name only when
+//!   [`Upload::commit`] succeeds (written under a unique temporary name, size checked, renamed).
+//!   Dropping an upload without committing removes the temporary file.
+//! - [`Target::create_new`] creates a small file only if the name is free (used for locks).
+//! - Errors are [`TargetError`]s whose message says what the operator should check.
+
+pub mod local;
+#[cfg(feature = "smb")]
+pub mod smb;
+pub mod spec;
+
+use std::io::{Read, Write};
+
+pub use spec::TargetSpec;
+
+/// One directory entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+/// Space on the target, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub total: u64,
+    pub available: u64,
+}
+
+/// Errors of a target. Each message names what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("access denied to {target}: check the username and password, and that this user may read and write the share{detail}")]
+    AccessDenied { target: String, detail: String },
+    #[error("{what} not found on {target}: check the share name and folder{detail}")]
+    NotFound {
+        target: String,
+        what: String,
+        detail: String,
+    },
+    #[error("cannot reach {target}: check the network, the host name and that the SMB port (445, or the one given) is open{detail}")]
+    Unreachable { target: String, detail: String },
+    #[error("{target} is full: free space on the share or lower the retention period{detail}")]
+    Full { target: String, detail: String },
+    #[error("{path} already exists on {target}")]
+    AlreadyExists { target: String, path: String },
+    #[error("upload of {path} to {target} is incomplete: wrote {written} bytes, the share holds {found}")]
+    ShortWrite {
+        target: String,
+        path: String,
+        written: u64,
+        found: u64,
+    },
+    #[error("{op} {path} on {target}: {source}")]
+    Io {
+        target: String,
+        op: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TargetError {
+    /// True for errors that mean the target as a whole cannot be used (unreachable, denied,
+    /// missing share, full), as opposed to one file being wrong.
+    pub fn is_target_unavailable(&self) -> bool {
+        matches!(
+            self,
+            TargetError::AccessDenied { .. }
+                | TargetError::NotFound { .. }
+                | TargetError::Unreachable { .. }
+                | TargetError::Full { .. }
+        )
+    }
+
+    /// Maps an `io::Error` to the variant that says what to check.
+    pub fn from_io(target: &str, op: &'static str, path: &str, e: std::io::Error) -> TargetError {
+        use std::io::ErrorKind as K;
+        let detail = format!(" ({op} {path}: {e})");
+        let target = target.to_string();
+        match e.kind() {
+            K::PermissionDenied => TargetError::AccessDenied { target, detail },
+            K::NotFound => TargetError::NotFound {
+                target,
+                what: path.to_string(),
+                detail,
+            },
+            K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::TimedOut
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::BrokenPipe => TargetError::Unreachable { target, detail },
+            K::StorageFull | K::QuotaExceeded => TargetError::Full { target, detail },
+            K::AlreadyExists => TargetError::AlreadyExists {
+                target,
+                path: path.to_string(),
+            },
+            _ => TargetError::Io {
+                target,
+                op,
+                path: path.to_string(),
+                source: e,
+            },
+        }
+    }
+}
+
+/// A file being written to a target. Visible under its final name only after [`Upload::commit`].
+pub trait Upload: Write {
+    /// Flushes, checks the stored size against what was written and renames the temporary file
+    /// to its final name. Returns the number of bytes stored.
+    fn commit(self: Box<Self>) -> Result<u64, TargetError>;
+}
+
+/// A place backups are written to and read from. Paths are relative, `/`-separated.
+pub trait Target {
+    /// A human-readable name of the target (never contains a password).
+    fn display(&self) -> String;
+    /// Creates a directory and its parents; succeeds when it exists.
+    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError>;
+    /// Entries of a directory (without `.` and `..`).
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError>;
+    /// The entry at `path`, or `None` when nothing is there.
+    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError>;
+    /// Opens a file for reading.
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError>;
+    /// Starts an atomic upload to `path` (replacing nothing: fails at commit if `path` exists).
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError>;
+    /// Creates `path` with `data` only if nothing exists there; `Ok(false)` when it exists.
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError>;
+    /// Removes a file.
+    fn remove_file(&self, path: &str) -> Result<(), TargetError>;
+    /// Removes an empty directory.
+    fn remove_dir(&self, path: &str) -> Result<(), TargetError>;
+    /// Renames a file or directory; `to` must not exist.
+    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError>;
+    /// Total and available space, when the target can tell.
+    fn capacity(&self) -> Result<Option<Capacity>, TargetError>;
+
+    /// Reads a whole small file.
+    fn read_all(&self, path: &str) -> Result<Vec<u8>, TargetError> {
+        let mut buf = Vec::new();
+        self.open(path)?
+            .read_to_end(&mut buf)
+            .map_err(|e| TargetError::from_io(&self.display(), "read", path, e))?;
+        Ok(buf)
+    }
+
+    /// Writes a whole small file atomically (replacing an existing one).
+    fn write_all(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+        if self.stat(path)?.is_some() {
+            self.remove_file(path)?;
+        }
+        let mut up = self.create(path)?;
+        up.write_all(data)
+            .map_err(|e| TargetError::from_io(&self.display(), "write", path, e))?;
+        up.commit()?;
+        Ok(())
+    }
+
+    /// Removes a directory and everything under it.
+    fn remove_tree(&self, dir: &str) -> Result<(), TargetError> {
+        for e in self.list(dir)? {
+            let p = format!("{dir}/{}", e.name);
+            if e.is_dir {
+                self.remove_tree(&p)?;
+            } else {
+                self.remove_file(&p)?;
+            }
+        }
+        self.remove_dir(dir)
+    }
+}
+
+/// Credentials for a share: `DOMAIN\user` or `user`, and the password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: zeroize::Zeroizing<String>,
+}
+
+impl Credentials {
+    /// Splits `DOMAIN\user` into (workgroup, user); a plain `user` has no workgroup.
+    pub fn split(&self) -> (Option<&str>, &str) {
+        match self.username.split_once('\\') {
+            Some((d, u)) => (Some(d), u),
+            None => (None, self.username.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Opens the target a settings path names. Local targets ignore the credentials.
+pub fn open(
+    spec: &TargetSpec,
+    credentials: Option<&Credentials>,
+) -> Result<Box<dyn Target>, TargetError> {
+    match spec {
+        TargetSpec::Local(dir) => Ok(Box::new(local::LocalTarget::open(dir)?)),
+        #[cfg(feature = "smb")]
+        TargetSpec::Smb(unc) => Ok(Box::new(smb::SmbTarget::connect(unc, credentials)?)),
+        #[cfg(not(feature = "smb"))]
+        TargetSpec::Smb(unc) => {
+            let _ = credentials;
+            Err(TargetError::Unreachable {
+                target: unc.to_string(),
+                detail: " (this build has no SMB support: rebuild with the default `smb` feature, or mount the share and give its local path)".into(),
+            })
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! An SMB share as a target, through Samba's libsmbclient (the `pavao` crate).
+//!
+//! What libsmbclient does, as measured with pavao 0.3 and Samba 4.17, and what this module does
+//! about it:
+//! - Every libsmbclient call in the process is serialised behind one lock inside pavao, and an
+//!   open `SmbFile` is not `Send`: an [`SmbTarget`] is used from one thread at a time per file.
+//! - `SmbFile::flush` does nothing and the file is closed in `Drop` with the error ignored: an
+//!   upload is closed, then `stat`ed, and its size compared with what was written
+//!   ([`TargetError::ShortWrite`]) before it is renamed into place.
+//! - A rename onto an existing name deletes that name first (not atomic): uploads are written
+//!   under a unique temporary name, the final name is checked to be free, then renamed. The
+//!   temporary file is deleted on any failure and when an upload is dropped without commit.
+//!   A concurrent writer of the same final name between that check and the rename is not
+//!   detected; locks use [`Target::create_new`], which is an exclusive create on the server.
+//! - Paths are URLs and are URL-decoded: every byte outside `A-Z a-z 0-9 - . _ ~` is
+//!   percent-encoded, so names with `%`, spaces and non-ASCII letters round-trip. Names with
+//!   `\ : * ? " < > |` or control characters are refused here (the server refuses them too, with
+//!   a less clear error). Names are case-insensitive on the server.
+//! - Small writes are slow (64 KiB writes ran at about half the speed of 1 MiB writes): uploads
+//!   are buffered into [`WRITE_BATCH`]-byte writes.
+//! - libsmbclient prints its messages (smb.conf warnings, debug output) on stdout. The first
+//!   connection of the process creates its context with stdout pointed at stderr and then
+//!   switches libsmbclient's logging to stderr, at debug level 0, so stdout stays clean (the
+//!   CLI's `--json` output).
+//! - libsmbclient reads `$HOME/.smb/smb.conf`, else `/etc/samba/smb.conf`, once per process.
+//! - Dialects SMB 3.0 to 3.1.1 are offered (SMB 2 and SMB 1 are not).
+//! - Transport encryption is not requested: the archives are encrypted before upload, and
+//!   libsmbclient does not enforce `SmbEncryptionLevel::Require` anyway.
+//! - Errors: wrong password or unknown user -> `EACCES`; missing share -> `ENOENT`; server down
+//!   -> `ECONNREFUSED`; no answer -> `ETIMEDOUT` after the timeout (20 s, or
+//!   `AZS_BACKUP_SMB_TIMEOUT_SECS`); disk full -> `ENOSPC`; listing a directory fails with
+//!   "bad file descriptor" whatever the cause, so the directory is `stat`ed to find it. All are
+//!   mapped to [`TargetError`] variants.
+//! - The password is handed to libsmbclient through its authentication callback: it is never
+//!   written to disk nor put in a command line. (pavao keeps its own copy of it in memory, which
+//!   is not zeroed when the target is dropped.)
+
+use super::spec::UncPath;
+use super::{Capacity, Credentials, Entry, Target, TargetError, Upload};
+use pavao::{
+    SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbFile, SmbMode,
+    SmbOpenOptions, SmbOptions,
+};
+use std::io::{self, BufReader, Read, Write};
+use std::time::Duration;
+
+/// Uploads reach the server in writes of this many bytes (the last one may be shorter).
+pub const WRITE_BATCH: usize = 4 << 20;
+/// Reads from the server are this large.
+const READ_BUFFER: usize = 1 << 20;
+/// Environment variable that sets the timeout of each SMB request, in seconds.
+pub const TIMEOUT_ENV: &str = "AZS_BACKUP_SMB_TIMEOUT_SECS";
+/// Timeout of each SMB request when [`TIMEOUT_ENV`] is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Characters SMB servers refuse in file names (besides control characters).
+const REFUSED: &[char] = &['\\', ':', '*', '?', '"', '<', '>', '|'];
+
+/// A target on an SMB share: `\\host\share\folder...`, the folders being the root.
+pub struct SmbTarget {
+    client: SmbClient,
+    /// `\\host\share\folder` (or `smb://host:port/share/folder`), for messages.
+    name: String,
+    share: String,
+    /// Folders below the share, outermost first: the target's root.
+    root: Vec<String>,
+}
+
+impl std::fmt::Debug for SmbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmbTarget")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request timeout: [`TIMEOUT_ENV`] when set, else [`DEFAULT_TIMEOUT`].
+pub fn timeout_from_env() -> Result<Duration, String> {
+    match std::env::var(TIMEOUT_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_TIMEOUT),
+        Ok(v) => parse_timeout(&v),
+        Err(e) => Err(format!("{TIMEOUT_ENV}: {e}")),
+    }
+}
+
+fn parse_timeout(v: &str) -> Result<Duration, String> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+        _ => Err(format!(
+            "{TIMEOUT_ENV}={v:?} is not a number of seconds in 1..=86400"
+        )),
+    }
+}
+
+/// Percent-encodes one path component for a libsmbclient URL.
+fn encode(component: &str) -> String {
+    let mut out = String::with_capacity(component.len());
+    for &b in component.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Splits a relative `/`-separated path into checked components.
+fn components(rel: &str) -> io::Result<Vec<&str>> {
+    let mut out = Vec::new();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        if part == "." || part == ".." {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "'.' and '..' are not allowed in target paths",
+            ));
+        }
+        if let Some(c) = part.chars().find(|c| REFUSED.contains(c) || c.is_control()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{part:?} contains {c:?}; SMB shares refuse names with \\ : * ? \" < > | or control characters"
+                ),
+            ));
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// Process-wide first-connection setup state (see [`new_client`]).
+static FIRST_CLIENT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+#[cfg(unix)]
+mod ffi {
+    use std::ffi::{c_int, c_void};
+    extern "C" {
+        // libsmbclient (linked by pavao-sys).
+        pub fn smbc_setOptionDebugToStderr(ctx: *mut c_void, yes: c_int);
+        pub fn smbc_setDebug(ctx: *mut c_void, level: c_int);
+        // libc.
+        pub fn dup(fd: c_int) -> c_int;
+        pub fn dup2(from: c_int, to: c_int) -> c_int;
+        pub fn close(fd: c_int) -> c_int;
+    }
+}
+
+/// Creates a pavao client. The first one in the process initialises libsmbclient, which loads
+/// smb.conf and prints its complaints on stdout: that happens with stdout pointed at stderr
+/// (the Rust stdout lock is held meanwhile), and libsmbclient's log is then moved to stderr for
+/// good, at debug level 0.
+fn new_client(creds: SmbCredentials, options: SmbOptions) -> Result<SmbClient, SmbError> {
+    let mut first_done = FIRST_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    if *first_done {
+        return SmbClient::new(creds, options);
+    }
+    #[cfg(unix)]
+    {
+        let stdout = io::stdout();
+        let mut guard = stdout.lock();
+        let _ = guard.flush();
+        // SAFETY: plain descriptor calls; fd 1 is restored below before the lock is released.
+        let saved = unsafe { ffi::dup(1) };
+        let redirected = saved >= 0 && unsafe { ffi::dup2(2, 1) } >= 0;
+        let client = SmbClient::new(creds, options);
+        if let Ok(c) = &client {
+            if let Ok(ctx) = c.ctx() {
+                // SAFETY: the context is live and no other pavao client exists yet (this is
+                // the first one), so nothing races these two setters.
+                unsafe {
+                    ffi::smbc_setDebug(ctx.cast(), 0);
+                    ffi::smbc_setOptionDebugToStderr(ctx.cast(), 1);
+                }
+            }
+        }
+        if saved >= 0 {
+            // SAFETY: `saved` is the descriptor duplicated above.
+            unsafe {
+                if redirected {
+                    ffi::dup2(saved, 1);
+                }
+                ffi::close(saved);
+            }
+        }
+        drop(guard);
+        if client.is_ok() {
+            *first_done = true;
+        }
+        client
+    }
+    #[cfg(not(unix))]
+    {
+        let client = SmbClient::new(creds, options);
+        *first_done = client.is_ok();
+        client
+    }
+}
+
+impl SmbTarget {
+    /// Connects to `unc` and checks that the share is reachable with the credentials: wrong
+    /// credentials, a missing share and an unreachable server fail here. The folder below the
+    /// share may be missing (`mkdir_all("")` creates it). `DOMAIN\user` is split into workgroup
+    /// and user; without credentials the connection is anonymous.
+    pub fn connect(
+        unc: &UncPath,
+        credentials: Option<&Credentials>,
+    ) -> Result<SmbTarget, TargetError> {
+        let name = unc.to_string();
+        let timeout = timeout_from_env().map_err(|why| TargetError::Io {
+            target: name.clone(),
+            op: "configure",
+            path: String::new(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, why),
+        })?;
+        let server = match unc.port {
+            Some(port) => format!("smb://{}:{port}", unc.url_host()),
+            None => format!("smb://{}", unc.url_host()),
+        };
+        let mut creds = SmbCredentials::default()
+            .server(server)
+            .share(format!("/{}", encode(&unc.share)));
+        if let Some(c) = credentials {
+            let (workgroup, user) = c.split();
+            creds = creds.username(user).password(c.password.as_str());
+            if let Some(wg) = workgroup {
+                creds = creds.workgroup(wg);
+            }
+        }
+        let options = SmbOptions::default()
+            .case_sensitive(false)
+            // A wrong password must fail, not fall back to a guest session.
+            .no_auto_anonymous_login(credentials.is_some())
+            .min_protocol(SmbDialect::Smb300)
+            .max_protocol(SmbDialect::Smb311);
+        let client = new_client(creds, options).map_err(|e| map_err(&name, "connect to", "", e))?;
+        client
+            .set_timeout(timeout)
+            .map_err(|e| map_err(&name, "connect to", "", e))?;
+        let target = SmbTarget {
+            client,
+            name,
+            share: unc.share.clone(),
+            root: unc.folders.clone(),
+        };
+        // Probe the share itself first: a missing share is NotFound "share X".
+        match target.client.stat("/") {
+            Ok(_) => {}
+            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(TargetError::NotFound {
+                    target: target.name.clone(),
+                    what: format!("share {:?}", target.share),
+                    detail: format!(" (connect: {e})"),
+                });
+            }
+            Err(e) => return Err(target.err("connect to", "", e)),
+        }
+        if !target.root.is_empty() {
+            match target.stat_raw("")? {
+                Some(e) if !e.is_dir => {
+                    return Err(TargetError::NotFound {
+                        target: target.name.clone(),
+                        what: "folder".into(),
+                        detail: format!(" ({} is a file, not a folder)", target.root.join("\\")),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(target)
+    }
+
+    /// The URL path (below the share) of a relative path; `""` is the root.
+    fn url(&self, rel: &str) -> Result<String, TargetError> {
+        let parts = components(rel).map_err(|e| self.io_err("use", rel, e))?;
+        let mut url = String::new();
+        for p in self.root.iter().map(String::as_str).chain(parts) {
+            url.push('/');
+            url.push_str(&encode(p));
+        }
+        if url.is_empty() {
+            url.push('/');
+        }
+        Ok(url)
+    }
+
+    fn io_err(&self, op: &'static str, rel: &str, e: io::Error) -> TargetError {
+        TargetError::from_io(&self.name, op, rel, e)
+    }
+
+    fn err(&self, op: &'static str, rel: &str, e: SmbError) -> TargetError {
+        map_err(&self.name, op, rel, e)
+    }
+
+    /// `stat` that keeps the "nothing there" case apart.
+    fn stat_raw(&self, rel: &str) -> Result<Option<Entry>, TargetError> {
+        let url = self.url(rel)?;
+        match self.client.stat(&url) {
+            Ok(st) => Ok(Some(Entry {
+                name: rel
+                    .rsplit('/')
+                    .find(|p| !p.is_empty())
+                    .or(self.root.last().map(String::as_str))
+                    .unwrap_or(&self.share)
+                    .to_string(),
+                is_dir: st.mode.is_dir(),
+                size: st.size,
+            })),
+            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.err("stat", rel, e)),
+        }
+    }
+
+    /// Removes a file, ignoring errors (cleanup after a failure).
+    fn discard(&self, url: &str) {
+        let _ = self.client.unlink(url);
+    }
+
+    /// Creates one directory; an existing directory is fine.
+    fn mkdir_one(&self, url: &str, rel: &str) -> Result<(), TargetError> {
+        match self.client.mkdir(url, SmbMode::from(0o755)) {
+            Ok(()) => Ok(()),
+            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match self.client.stat(url) {
+                    Ok(st) if st.mode.is_dir() => Ok(()),
+                    Ok(_) => Err(self.io_err(
+                        "create directory",
+                        rel,
+                        io::Error::new(io::ErrorKind::AlreadyExists, "a file has that name"),
+                    )),
+                    Err(e) => Err(self.err("create directory", rel, e)),
+                }
+            }
+            Err(e) => Err(self.err("create directory", rel, e)),
+        }
+    }
+}
+
+/// Maps a pavao error to a [`TargetError`].
+fn map_err(target: &str, op: &'static str, rel: &str, e: SmbError) -> TargetError {
+    let io = match e {
+        SmbError::Io(io) => io,
+        SmbError::BadFileDescriptor => {
+            io::Error::other("the server returned a bad file descriptor")
+        }
+        other => io::Error::other(other.to_string()),
+    };
+    TargetError::from_io(target, op, rel, io)
+}
+
+/// An upload: a temporary file next to the final name, renamed into place by `commit`.
+struct SmbUpload<'a> {
+    target: &'a SmbTarget,
+    rel: String,
+    final_url: String,
+    tmp_url: String,
+    file: Option<SmbFile<'a>>,
+    buf: Vec<u8>,
+    /// Bytes accepted from the caller (buffered or sent).
+    written: u64,
+    /// The first write error: every later write and the commit fail with it.
+    failed: Option<(io::ErrorKind, String)>,
+    committed: bool,
+}
+
+impl SmbUpload<'_> {
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("upload already finished"))?;
+        if let Err(e) = file.write_all(data) {
+            self.failed = Some((e.kind(), e.to_string()));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn send_buffer(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.send(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    fn finish(&mut self) -> Result<u64, TargetError> {
+        let t = self.target;
+        let rel = self.rel.clone();
+        self.send_buffer().map_err(|e| t.io_err("write", &rel, e))?;
+        // Closes the file (pavao ignores errors of close: the size check below catches them).
+        self.file = None;
+        let found = t
+            .client
+            .stat(&self.tmp_url)
+            .map_err(|e| t.err("stat", &rel, e))?
+            .size;
+        if found != self.written {
+            return Err(TargetError::ShortWrite {
+                target: t.name.clone(),
+                path: rel,
+                written: self.written,
+                found,
+            });
+        }
+        // libsmbclient's rename deletes an existing destination first: refuse it here.
+        if t.stat_raw(&rel)?.is_some() {
+            return Err(TargetError::AlreadyExists {
+                target: t.name.clone(),
+                path: rel,
+            });
+        }
+        t.client
+            .rename(self.tmp_url.as_str(), self.final_url.as_str())
+            .map_err(|e| t.err("rename into place", &rel, e))?;
+        Ok(found)
+    }
+}
+
+impl Write for SmbUpload<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        if self.buf.is_empty() && data.len() >= WRITE_BATCH {
+            self.send(data)?;
+        } else {
+            let n = data.len().min(WRITE_BATCH - self.buf.len());
+            self.buf.extend_from_slice(&data[..n]);
+            if self.buf.len() >= WRITE_BATCH {
+                self.send_buffer()?;
+            }
+            self.written += n as u64;
+            return Ok(n);
+        }
+        self.written += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buffer()
+    }
+}
+
+impl Upload for SmbUpload<'_> {
+    fn commit(mut self: Box<Self>) -> Result<u64, TargetError> {
+        if let Some((kind, msg)) = self.failed.clone() {
+            return Err(self
+                .target
+                .io_err("write", &self.rel, io::Error::new(kind, msg)));
+        }
+        let r = self.finish();
+        // On failure Drop removes the temporary file.
+        self.committed = r.is_ok();
+        r
+    }
+}
+
+impl Drop for SmbUpload<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.file = None;
+            self.target.discard(&self.tmp_url);
+        }
+    }
+}
+
+impl Target for SmbTarget {
+    fn display(&self) -> String {
+        self.name.clone()
+    }
+
+    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
+        let parts = components(dir).map_err(|e| self.io_err("create directory", dir, e))?;
+        if let Some(e) = self.stat_raw(dir)? {
+            if e.is_dir {
+                return Ok(());
+            }
+        }
+        // Walk from the share down: the root folders, then `dir`.
+        let all: Vec<&str> = self.root.iter().map(String::as_str).chain(parts).collect();
+        let mut url = String::new();
+        let mut missing = false;
+        for p in all {
+            url.push('/');
+            url.push_str(&encode(p));
+            if !missing {
+                match self.client.stat(&url) {
+                    Ok(st) if st.mode.is_dir() => continue,
+                    Ok(_) => {
+                        return Err(self.io_err(
+                            "create directory",
+                            dir,
+                            io::Error::new(
+                                io::ErrorKind::AlreadyExists,
+                                format!("{p:?} is a file"),
+                            ),
+                        ))
+                    }
+                    Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => missing = true,
+                    Err(e) => return Err(self.err("create directory", dir, e)),
+                }
+            }
+            self.mkdir_one(&url, dir)?;
+        }
+        Ok(())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
+        let url = self.url(dir)?;
+        match self.client.list_dirplus(&url) {
+            Ok(entries) => {
+                let mut out: Vec<Entry> = entries
+                    .into_iter()
+                    .map(|e| Entry {
+                        is_dir: e.get_type() == SmbDirentType::Dir,
+                        size: if e.get_type() == SmbDirentType::Dir {
+                            0
+                        } else {
+                            e.size
+                        },
+                        name: e.name,
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(out)
+            }
+            // libsmbclient reports every failure to open a directory as "bad file
+            // descriptor": stat it to find the real cause.
+            Err(e) => match self.client.stat(&url) {
+                Err(cause) => Err(self.err("list", dir, cause)),
+                Ok(st) if !st.mode.is_dir() => Err(self.io_err(
+                    "list",
+                    dir,
+                    io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+                )),
+                Ok(_) => Err(self.err("list", dir, e)),
+            },
+        }
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
+        self.stat_raw(path)
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
+        let url = self.url(path)?;
+        let f = self
+            .client
+            .open_with(&url, SmbOpenOptions::default().read(true))
+            .map_err(|e| self.err("open", path, e))?;
+        Ok(Box::new(BufReader::with_capacity(READ_BUFFER, f)))
+    }
+
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
+        let parts = components(path).map_err(|e| self.io_err("create", path, e))?;
+        let Some((base, parents)) = parts.split_last() else {
+            return Err(self.io_err(
+                "create",
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "empty file name"),
+            ));
+        };
+        let final_url = self.url(path)?;
+        // A unique temporary name in the same directory (names stay below 255 bytes).
+        let mut short = String::new();
+        for c in base.chars() {
+            if short.len() + c.len_utf8() > 120 {
+                break;
+            }
+            short.push(c);
+        }
+        let tmp_name = format!(".{short}.{}.partial", uuid::Uuid::new_v4().simple());
+        let mut tmp_rel = parents.join("/");
+        if !tmp_rel.is_empty() {
+            tmp_rel.push('/');
+        }
+        tmp_rel.push_str(&tmp_name);
+        let tmp_url = self.url(&tmp_rel)?;
+        let file = self
+            .client
+            .open_with(
+                &tmp_url,
+                SmbOpenOptions::default()
+                    .write(true)
+                    .create(true)
+                    .exclusive(true),
+            )
+            .map_err(|e| self.err("create", path, e))?;
+        Ok(Box::new(SmbUpload {
+            target: self,
+            rel: path.to_string(),
+            final_url,
+            tmp_url,
+            file: Some(file),
+            buf: Vec::with_capacity(WRITE_BATCH),
+            written: 0,
+            failed: None,
+            committed: false,
+        }))
+    }
+
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError> {
+        let url = self.url(path)?;
+        let mut file = match self.client.open_with(
+            &url,
+            SmbOpenOptions::default()
+                .write(true)
+                .create(true)
+                .exclusive(true),
+        ) {
+            Ok(f) => f,
+            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(self.err("create", path, e)),
+        };
+        let written = file.write_all(data);
+        drop(file);
+        if let Err(e) = written {
+            self.discard(&url);
+            return Err(self.io_err("write", path, e));
+        }
+        let found = match self.client.stat(&url) {
+            Ok(st) => st.size,
+            Err(e) => {
+                self.discard(&url);
+                return Err(self.err("stat", path, e));
+            }
+        };
+        if found != data.len() as u64 {
+            self.discard(&url);
+            return Err(TargetError::ShortWrite {
+                target: self.name.clone(),
+                path: path.to_string(),
+                written: data.len() as u64,
+                found,
+            });
+        }
+        Ok(true)
+    }
+
+    fn remove_file(&self, path: &str) -> Result<(), TargetError> {
+        let url = self.url(path)?;
+        self.client
+            .unlink(&url)
+            .map_err(|e| self.err("delete", path, e))
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
+        let url = self.url(path)?;
+        self.client
+            .rmdir(&url)
+            .map_err(|e| self.err("delete directory", path, e))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
+        let from_url = self.url(from)?;
+        let to_url = self.url(to)?;
+        // libsmbclient would delete an existing `to` first; names are case-insensitive, so a
+        // rename that only changes case is refused too.
+        if self.stat_raw(to)?.is_some() {
+            return Err(TargetError::AlreadyExists {
+                target: self.name.clone(),
+                path: to.to_string(),
+            });
+        }
+        self.client
+            .rename(from_url.as_str(), to_url.as_str())
+            .map_err(|e| self.err("rename", from, e))
+    }
+
+    fn capacity(&self) -> Result<Option<Capacity>, TargetError> {
+        let url = self.url("")?;
+        let st = match self.client.statvfs(&url) {
+            Ok(st) => st,
+            Err(SmbError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.err("statfs", "", e)),
+        };
+        // libsmbclient fills f_bsize with the bytes per sector and f_frsize with the sectors
+        // per allocation unit (SMB FileFsFullSizeInformation); SMB1's fallback leaves f_frsize 0.
+        let unit = st.bsize.saturating_mul(st.frsize.max(1));
+        if st.blocks == 0 || unit == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Capacity {
+            total: st.blocks.saturating_mul(unit),
+            available: st.bavail.saturating_mul(unit),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_keeps_only_unreserved_bytes() {
+        assert_eq!(encode("a%b"), "a%25b");
+        assert_eq!(encode("sp ace"), "sp%20ace");
+        assert_eq!(encode("café"), "caf%C3%A9");
+        assert_eq!(encode("q?#+;@"), "q%3F%23%2B%3B%40");
+        assert_eq!(encode("manifest.json-_~"), "manifest.json-_~");
+    }
+
+    #[test]
+    fn refused_names_are_refused() {
+        for bad in [
+            "a:b", "x/y*", "q?", "a\\b", "<", "\"", "|", "a\nb", "..", "a/./b",
+        ] {
+            let e = components(bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
+        assert_eq!(components("/a//b c/d%e/").unwrap(), vec!["a", "b c", "d%e"]);
+        assert!(components("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn timeout_is_checked() {
+        assert_eq!(parse_timeout("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_timeout(" 120 ").unwrap(), Duration::from_secs(120));
+        for bad in ["0", "-1", "1.5", "", "ten", "86401"] {
+            assert!(
+                parse_timeout(bad).unwrap_err().contains(TIMEOUT_ENV),
+                "{bad}"
+            );
+        }
+    }
+}
