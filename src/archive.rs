@@ -241,7 +241,7 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>) -> Result<UnpackStats> {
         }
     }
     // Deepest first, so a parent's mtime is set after its children changed it.
-    dirs.sort_by(|a, b| b.0.components().count().cmp(&a.0.components().count()));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0.components().count()));
     for (path, mode, mtime) in dirs {
         #[cfg(unix)]
         {

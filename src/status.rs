@@ -117,7 +117,6 @@ pub fn status(loaded: &Loaded, now: DateTime<Utc>, offline: bool) -> Result<Stat
         match loaded
             .settings
             .target()
-            .map_err(crate::Error::from)
             .and_then(|spec| Ok(target::open(&spec, Some(&loaded.credentials()))?))
             .and_then(|t| Ok(t.capacity()?))
         {

@@ -1,0 +1,127 @@
+//! Shared helpers for the tests that drive the real `azs-backup` binary.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The binary under test, with a clean environment for the variables it reads.
+pub fn bin() -> Command {
+    let mut c = Command::cargo_bin("azs-backup").expect("binary built");
+    for v in [
+        "AZS_BACKUP_CONFIG",
+        "AZS_BACKUP_PASSWORD",
+        "AZS_BACKUP_NOW",
+        "AZS_BACKUP_KEY_PASSWORD",
+        "AZS_BACKUP_PFX_PASSWORD",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A scratch world: a temp dir with a certificate, sources and a settings path.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The settings file used by [`World::cmd`].
+    pub fn config(&self) -> PathBuf {
+        self.path("settings.toml")
+    }
+
+    /// The binary with `--config` pointing at this world's settings.
+    pub fn cmd(&self) -> Command {
+        let mut c = bin();
+        c.arg("--config")
+            .arg(self.config())
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Makes a certificate with `new-cert` (name `NAME.contoso.com`) and returns
+    /// (cer, pem) paths. With `pfx_password`, a .pfx is written too (at `certs/NAME.contoso.com.pfx`).
+    pub fn new_cert(&self, name: &str, pfx_password: Option<&str>) -> (PathBuf, PathBuf) {
+        let dns = format!("{name}.contoso.com");
+        let mut c = bin();
+        c.args(["new-cert", "--dns-name", &dns, "--out-dir"])
+            .arg(self.path("certs"));
+        match pfx_password {
+            Some(p) => {
+                c.arg("--pfx-password-stdin").write_stdin(format!("{p}\n"));
+            }
+            None => {
+                c.arg("--no-pfx");
+            }
+        }
+        c.assert().success();
+        (
+            self.path(&format!("certs/{dns}.cer")),
+            self.path(&format!("certs/{dns}.pem")),
+        )
+    }
+
+    /// Writes a file (creating parents).
+    pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    /// A first `configure` of a local target `backups/` with the given sources (NAME=DIR).
+    pub fn configure(&self, cer: &Path, sources: &[&str]) {
+        let mut c = self.cmd();
+        c.args(["configure", "--path"])
+            .arg(self.path("backups"))
+            .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
+            .arg("--encryption-cert-path")
+            .arg(cer);
+        for s in sources {
+            c.args(["--source", s]);
+        }
+        c.write_stdin("share-secret\n").assert().success();
+    }
+
+    /// `start-backup --json` and the backup id.
+    pub fn backup(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["start-backup", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "start-backup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+        v["backupId"].as_str().unwrap().to_string()
+    }
+
+    /// Parses the stdout of a `--json` command.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cmd().args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+    }
+}
+
+/// The exit code of a finished command.
+pub fn code(out: &std::process::Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
