@@ -70,10 +70,12 @@ smbd_bin() {
 }
 
 # True when some socket (any state, IPv4 or IPv6) uses local port $1.
+# True when something LISTENs on the port (state 0A). Sockets of closed connections
+# (TIME_WAIT after a killed server) do not count: they do not stop smbd from binding.
 port_in_use() {
     local hex
     hex=$(printf '%04X' "$1")
-    awk -v p=":$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+    awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
         /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 

@@ -19,7 +19,7 @@ as_root() {
 }
 
 # 1. System packages.
-pkgs=(pkg-config libsmbclient-dev samba smbclient openssl zstd python3 util-linux)
+pkgs=(pkg-config libsmbclient-dev samba smbclient openssl zstd python3 python3-pip util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -144,6 +144,50 @@ impl Write for Sink<'_> {
     }
 }
 
+/// Passes writes to the encryptor until one fails, then fails every later write without
+/// calling it: after a failed write of a sealed chunk the encryptor is mid-chunk and must not
+/// be written to again (tar and zstd still write while they are dropped).
+struct Fused<W> {
+    inner: W,
+    failed: Option<io::Error>,
+}
+
+impl<W> Fused<W> {
+    fn new(inner: W) -> Self {
+        Fused {
+            inner,
+            failed: None,
+        }
+    }
+
+    fn check(&self) -> io::Result<()> {
+        match &self.failed {
+            Some(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn fuse<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Fused<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check()?;
+        let r = self.inner.write(buf);
+        self.fuse(r)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.check()?;
+        let r = self.inner.flush();
+        self.fuse(r)
+    }
+}
+
 fn backup_source(
     target: &dyn Target,
     dir: &str,
@@ -191,10 +235,27 @@ fn backup_source(
             let written = progress.borrow().1;
             observer.progress(read, written);
         };
-        archive::pack(&source.path, enc, &mut on_progress)
+        archive::pack(&source.path, Fused::new(enc), &mut on_progress)
     };
     let (enc, stats) = match packed {
-        Ok(x) => x,
+        Ok((
+            Fused {
+                inner,
+                failed: None,
+            },
+            stats,
+        )) => (inner, stats),
+        Ok((
+            Fused {
+                failed: Some(e), ..
+            },
+            _,
+        )) => {
+            if let Some(f) = target_failure(error.borrow_mut().take()) {
+                return Err(f);
+            }
+            return Err(SourceFailure::Source(e.to_string()));
+        }
         Err(e) => {
             if let Some(f) = target_failure(error.borrow_mut().take()) {
                 return Err(f);
@@ -296,36 +357,75 @@ pub fn start(
     let now = crate::clock::now()?;
     let recipient = loaded.recipient()?;
     let target = crate::target::open(&loaded.settings.target()?, Some(&loaded.credentials()))?;
-    let result = run(
-        &BackupRequest {
-            target: target.as_ref(),
-            sources: &loaded.settings.sources,
-            recipient: &recipient,
-            now,
-            backup_id: None,
+    // One run at a time per target (SPEC §4): fails with `Error::Locked` naming the running one.
+    let mut lock = crate::lock::acquire(
+        &loaded.paths.lock,
+        target.as_ref(),
+        crate::lock::Operation::Backup {
+            backup_id: uuid::Uuid::new_v4().to_string(),
+            trigger,
         },
+        now,
+        &mut |w| observer.warning(w),
+    )?;
+    let result = run_locked(
+        loaded,
+        target.as_ref(),
+        &recipient,
+        &mut lock,
+        trigger,
+        now,
         observer,
     );
-    let mut state = crate::state::State::load(&loaded.paths.state)?;
-    state.record_recipient(&recipient.id(), now);
-    state.record_backup(match &result {
-        Ok(m) => crate::state::LastBackup {
-            backup_id: m.backup_id.clone(),
-            time: m.created_date_time,
-            status: m.status.to_string(),
-            trigger,
-            error: outcome(m).err().map(|e| e.to_string()),
-            size_in_bytes: m.encrypted_size(),
+    if let Err(e) = lock.release() {
+        observer.warning(&format!("releasing the lock: {e}"));
+    }
+    result
+}
+
+/// Runs a backup while holding `lock` (its backup id names the backup; the lock is refreshed
+/// as the run makes progress) and records it in the state (under the state lock).
+pub fn run_locked(
+    loaded: &crate::settings::Loaded,
+    target: &dyn Target,
+    recipient: &Recipient,
+    lock: &mut crate::lock::RunLock<'_>,
+    trigger: crate::state::Trigger,
+    now: DateTime<Utc>,
+    observer: &mut dyn Observer,
+) -> Result<Manifest> {
+    let backup_id = lock.backup_id();
+    let result = run(
+        &BackupRequest {
+            target,
+            sources: &loaded.settings.sources,
+            recipient,
+            now,
+            backup_id,
         },
-        Err(e) => crate::state::LastBackup {
-            backup_id: String::new(),
-            time: now,
-            status: Status::Failed.to_string(),
-            trigger,
-            error: Some(e.to_string()),
-            size_in_bytes: 0,
-        },
-    });
-    state.save(&loaded.paths.state)?;
+        &mut lock.keeper(observer),
+    );
+    crate::state::State::update(&loaded.paths.state, |state| {
+        state.record_recipient(&recipient.id(), now);
+        state.record_backup(match &result {
+            Ok(m) => crate::state::LastBackup {
+                backup_id: m.backup_id.clone(),
+                time: m.created_date_time,
+                status: m.status.to_string(),
+                trigger,
+                error: outcome(m).err().map(|e| e.to_string()),
+                size_in_bytes: m.encrypted_size(),
+            },
+            Err(e) => crate::state::LastBackup {
+                backup_id: String::new(),
+                time: now,
+                status: Status::Failed.to_string(),
+                trigger,
+                error: Some(e.to_string()),
+                size_in_bytes: 0,
+            },
+        });
+        Ok(())
+    })?;
     result
 }

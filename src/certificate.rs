@@ -21,7 +21,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
-use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+use rsa::traits::PublicKeyParts as _;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -40,6 +40,7 @@ pub const MAX_VALID_DAYS: u32 = 36_500;
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+#[cfg(test)]
 const OID_SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
 const OID_KP_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
 const OID_KP_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
@@ -1071,31 +1072,6 @@ impl rsa::rand_core::TryRng for OsRng {
 
 impl rsa::rand_core::TryCryptoRng for OsRng {}
 
-/// Tells the x509-cert builder the public key and the signature algorithm; the signature itself is
-/// made by [`sign_pkcs1v15_sha256`].
-struct Sha256WithRsa {
-    public_key: rsa::PublicKey,
-}
-
-impl rsa::signature::Keypair for Sha256WithRsa {
-    type VerifyingKey = rsa::PublicKey;
-
-    fn verifying_key(&self) -> rsa::PublicKey {
-        self.public_key.clone()
-    }
-}
-
-impl x509_cert::spki::DynSignatureAlgorithmIdentifier for Sha256WithRsa {
-    fn signature_algorithm_identifier(
-        &self,
-    ) -> x509_cert::spki::Result<x509_cert::spki::AlgorithmIdentifierOwned> {
-        Ok(x509_cert::spki::AlgorithmIdentifierOwned {
-            oid: x509_cert::spki::ObjectIdentifier::new_unwrap(OID_SHA256_WITH_RSA),
-            parameters: Some(x509_cert::der::Any::null()),
-        })
-    }
-}
-
 /// Subject = issuer = CN=<dns_name>, with the extensions `New-SelfSignedCertificate` gives.
 struct SelfSignedProfile {
     subject: x509_cert::name::Name,
@@ -1176,56 +1152,14 @@ fn build_self_signed(
         subject,
         dns_name: dns_name.to_string(),
     };
-    let signer = Sha256WithRsa { public_key };
-    let mut builder = CertificateBuilder::new(profile, serial, validity, spki)
-        .map_err(|e| generate(e.to_string()))?;
-    let tbs = builder
-        .finalize(&signer)
-        .map_err(|e| generate(e.to_string()))?;
-    let signature = sign_pkcs1v15_sha256(key, &tbs)?;
-    let signature = x509_cert::der::asn1::BitString::from_bytes(&signature)
+    // RSASSA-PKCS1-v1_5 with SHA-256 (sha256WithRSAEncryption), from the rsa crate.
+    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
+    let builder = CertificateBuilder::new(profile, serial, validity, spki)
         .map_err(|e| generate(e.to_string()))?;
     let cert = builder
-        .assemble(signature, &signer)
+        .build::<_, rsa::pkcs1v15::Signature>(&signer)
         .map_err(|e| generate(e.to_string()))?;
     cert.to_der().map_err(|e| generate(e.to_string()))
-}
-
-/// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.1), checked against the public key before use.
-/// (The `rsa` crate's own implementation sits behind its `pkcs1v15` feature.)
-fn sign_pkcs1v15_sha256(key: &rsa::PrivateKey, message: &[u8]) -> Result<Vec<u8>, CertError> {
-    // DigestInfo prefix for SHA-256 (RFC 8017 §9.2, note 1).
-    const PREFIX: [u8; 19] = [
-        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-        0x05, 0x00, 0x04, 0x20,
-    ];
-    let fail = |reason: &str| CertError::Generate {
-        reason: format!("signing: {reason}"),
-    };
-    let k = key.size();
-    let hash = Sha256::digest(message);
-    let t_len = PREFIX.len() + hash.len();
-    if k < t_len + 11 {
-        return Err(fail("the key is too small"));
-    }
-    let mut em = vec![0xffu8; k];
-    em[0] = 0x00;
-    em[1] = 0x01;
-    em[k - t_len - 1] = 0x00;
-    em[k - t_len..k - hash.len()].copy_from_slice(&PREFIX);
-    em[k - hash.len()..].copy_from_slice(&hash);
-    let m =
-        rsa::BoxedUint::from_be_slice(&em, key.n_bits_precision()).map_err(|_| fail("encoding"))?;
-    let modulus = key.n_params().modulus();
-    let s = m.pow_mod(key.d(), modulus);
-    if s.pow_mod(key.e(), modulus) != m {
-        return Err(fail("the signature does not verify"));
-    }
-    let bytes = s.to_be_bytes();
-    if bytes.len() < k || bytes[..bytes.len() - k].iter().any(|&b| b != 0) {
-        return Err(fail("the signature does not fit the modulus"));
-    }
-    Ok(bytes[bytes.len() - k..].to_vec())
 }
 
 fn build_pfx(

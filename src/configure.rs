@@ -127,6 +127,8 @@ pub fn configure(
             }
         }
     };
+    // Held until the state is saved, so a concurrent tick or backup loses no update.
+    let _state_lock = crate::state::lock(&paths.state)?;
     let mut state = State::load(&paths.state)?;
     let old = loaded.settings.clone();
     let s = &mut loaded.settings;
@@ -199,7 +201,7 @@ pub fn configure(
             if s.encryption_mode == EncryptionMode::Certificate {
                 return Err(Error::invalid(
                     "encryption-key",
-                    "these settings use a certificate; switching from a certificate back to an encryption key is not allowed (backward-compatibility mode is one-way)",
+                    "these settings use a certificate, and replacing it by an encryption key is not allowed: keys are accepted only in backward-compatibility mode, and the switch from a key to a certificate is one-way (give a new certificate with --encryption-cert-path or `azs-backup rotate-cert`)",
                 ));
             }
             let k = LegacyKey::parse(&key)?;
@@ -283,12 +285,11 @@ pub fn configure(
     // Reducing retention deletes backups at the next prune (SPEC §3.3).
     if !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days {
         let t = target.as_deref().expect("opened above");
-        let cutoff = now - Duration::days(s.backup_retention_period_in_days as i64);
         let backups = manifest::list(t)?;
-        let doomed = backups
-            .iter()
-            .filter(|m| m.created_date_time < cutoff)
-            .count();
+        // Exactly what the next prune deletes by age (it keeps the newest successful backup).
+        let doomed = crate::retention::by_age(&backups, now, s.backup_retention_period_in_days)
+            .past_retention
+            .len();
         let msg = format!(
             "reducing the retention period from {} to {} days means the next prune deletes {doomed} of the {} backups on the target (those older than {} days)",
             old.backup_retention_period_in_days,
@@ -310,12 +311,12 @@ pub fn configure(
         state.is_backup_scheduler_enabled = true;
         state.next_backup_time = Some(now + freq);
     } else if loaded.settings.backup_frequency_in_hours != old.backup_frequency_in_hours {
-        let last_slot = state
-            .next_backup_time
-            .map(|n| n - Duration::hours(old.backup_frequency_in_hours as i64))
-            .unwrap_or(now);
-        let next = last_slot + freq;
-        state.next_backup_time = Some(if next < now { now } else { next });
+        state.next_backup_time = Some(crate::schedule::after_frequency_change(
+            state.next_backup_time,
+            old.backup_frequency_in_hours,
+            loaded.settings.backup_frequency_in_hours,
+            now,
+        ));
     } else if state.next_backup_time.is_none() {
         state.next_backup_time = Some(now + freq);
     }
@@ -378,4 +379,52 @@ fn names(sources: &[Source]) -> String {
 
 fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| Error::io(format!("resolving {}", p.display()), e))
+}
+
+/// What `rotate-cert` did.
+#[derive(Debug)]
+pub struct RotateOutcome {
+    /// Who backups were encrypted for before: a certificate thumbprint or a legacy key id.
+    pub previous: Option<String>,
+    /// The new certificate's SHA-1 thumbprint.
+    pub thumbprint: String,
+    /// False when the certificate given already was the configured one.
+    pub changed: bool,
+    pub outcome: ConfigureOutcome,
+}
+
+/// `rotate-cert`: new backups are encrypted for the certificate at `cert_path` (checked exactly
+/// as `configure --encryption-cert-path` checks it). Existing backups are untouched; the rotation
+/// is recorded in the state's recipient history. From a legacy key this is the one-way switch to
+/// a certificate (the key is kept as a retired key for the backups made with it).
+pub fn rotate_cert(
+    paths: &SettingsPaths,
+    cert_path: &Path,
+    now: DateTime<Utc>,
+) -> Result<RotateOutcome> {
+    let before = Loaded::load(paths)?;
+    let previous = before.recipient().ok().map(|r| r.id());
+    let outcome = configure(
+        paths,
+        ConfigureRequest {
+            encryption_cert_path: Some(cert_path.to_path_buf()),
+            verify_target: false,
+            ..Default::default()
+        },
+        now,
+        // Only a retention change asks, and none is made here.
+        &mut |_| false,
+    )?;
+    let thumbprint = outcome
+        .loaded
+        .settings
+        .certificate()?
+        .map(|c| c.thumbprint)
+        .ok_or_else(|| Error::invalid("encryption_certificate", "missing after rotation"))?;
+    Ok(RotateOutcome {
+        changed: previous.as_deref() != Some(thumbprint.as_str()),
+        previous,
+        thumbprint,
+        outcome,
+    })
 }

@@ -361,6 +361,9 @@ pub struct Encryptor<W: Write> {
     buf: Vec<u8>,
     position: u32,
     plain_bytes: u64,
+    /// Set when sealing or writing a chunk failed: every later call fails, so a chunk is
+    /// never sealed twice under the same nonce.
+    failed: bool,
 }
 
 impl<W: Write> Encryptor<W> {
@@ -401,15 +404,21 @@ impl<W: Write> Encryptor<W> {
             buf: Vec::with_capacity(CHUNK + TAG),
             position: 0,
             plain_bytes: 0,
+            failed: false,
         }
     }
 
     fn seal(&mut self, last: bool) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other("an earlier write of this file failed"));
+        }
+        self.failed = true;
         self.stream
             .encrypt_in_place(self.position, last, &self.aad, &mut self.buf)
             .map_err(|_| CryptoError::Encrypt("AES-GCM failed".into()).into_io())?;
         self.inner.write_all(&self.buf)?;
         self.buf.clear();
+        self.failed = false;
         if !last {
             self.position = self
                 .position
@@ -430,6 +439,9 @@ impl<W: Write> Encryptor<W> {
 
 impl<W: Write> Write for Encryptor<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::other("an earlier write of this file failed"));
+        }
         if data.is_empty() {
             return Ok(0);
         }
@@ -647,6 +659,42 @@ mod tests {
         t[0] = b'X';
         assert!(auth_error(decrypt(&id, &t)).contains("magic"));
         assert!(auth_error(decrypt(&id, &ct[..10])).contains("truncated"));
+    }
+
+    /// A writer that fails once after `ok` bytes.
+    struct FailingWriter {
+        ok: usize,
+        written: Vec<u8>,
+    }
+
+    impl Write for FailingWriter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written.len() + buf.len() > self.ok {
+                self.ok = usize::MAX;
+                return Err(io::Error::other("disk full"));
+            }
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn after_a_failed_write_nothing_more_is_sealed() {
+        let k = legacy();
+        let w = FailingWriter {
+            ok: 1000 + CHUNK,
+            written: Vec::new(),
+        };
+        let mut e = Encryptor::new(&Recipient::LegacyKey(k), w).unwrap();
+        let data = vec![1u8; 4 * CHUNK];
+        let err = e.write_all(&data).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        // The sink would now accept data again, but the encryptor refuses to go on.
+        assert!(e.write(&data[..10]).is_err());
+        assert!(e.finish().is_err());
     }
 
     #[test]

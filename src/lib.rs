@@ -6,14 +6,18 @@
 //! [`target`], [`backup`], [`restore`], [`verify`], [`manifest`], [`clock`].
 
 pub mod archive;
+pub mod azurestack;
 pub mod backup;
 pub mod certificate;
 pub mod clock;
 pub mod configure;
 pub mod crypto;
 pub mod error;
+pub mod lock;
 pub mod manifest;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
 pub mod settings;
 pub mod state;
 pub mod status;

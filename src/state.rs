@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::settings::write_atomic;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The current state schema version.
 pub const STATE_VERSION: u32 = 1;
@@ -96,6 +96,19 @@ impl State {
         write_atomic(path, text.as_bytes())
     }
 
+    /// Loads the state, lets `f` change it and saves it (only when it changed), all while
+    /// holding the state lock ([`lock`]), so that concurrent processes lose no update.
+    pub fn update<T>(path: &Path, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let _lock = lock(path)?;
+        let before = State::load(path)?;
+        let mut state = before.clone();
+        let out = f(&mut state)?;
+        if state != before {
+            state.save(path)?;
+        }
+        Ok(out)
+    }
+
     /// Records that backups are now encrypted for `id` (no-op when it already is the current one).
     pub fn record_recipient(&mut self, id: &str, now: DateTime<Utc>) {
         if self.recipient_history.last().map(|r| r.id.as_str()) != Some(id) {
@@ -112,5 +125,81 @@ impl State {
             self.last_successful_backup = Some(last.clone());
         }
         self.last_backup = Some(last);
+    }
+}
+
+/// The file locked while the state is read, changed and written: `X.state.json.lock`.
+/// (Not the state file itself: saving replaces that file by a rename.) It is separate from
+/// the run lock ([`crate::lock`]), which is held for a whole backup, so that `disable-auto`
+/// or a skipped `tick` need not wait for a running backup.
+pub fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// An exclusive lock on the state, released when dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// Takes the state lock, waiting for another process that holds it (a holder only reads,
+/// changes and writes the state, or starts a scheduled run). Creates the directory (mode 0700)
+/// when it is missing.
+pub fn lock(state: &Path) -> Result<StateLock> {
+    use fs4::fs_std::FileExt;
+    let path = lock_path(state);
+    let ctx = || format!("locking {}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(dir).map_err(|e| Error::io(ctx(), e))?;
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(&path).map_err(|e| Error::io(ctx(), e))?;
+    FileExt::lock_exclusive(&file).map_err(|e| Error::io(ctx(), e))?;
+    Ok(StateLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_updates_are_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state.json");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        State::update(&path, |s| {
+                            s.record_recipient(&format!("r{i}-{j}"), Utc::now());
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(State::load(&path).unwrap().recipient_history.len(), 80);
     }
 }

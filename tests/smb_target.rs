@@ -8,8 +8,12 @@
 //!
 //! Without `AZS_TEST_SMB_HOST` the tests print a notice and pass, unless `AZS_TEST_SMB=required`.
 //! The tests run one at a time (one lock): one of them restarts the server, one sets the
-//! timeout variable, and libsmbclient serialises everything anyway.
+//! timeout variable, and libsmbclient serialises everything anyway. Across test binaries
+//! (`tests/smb_cli.rs`), the tests that restart the server or fill the tiny share take the
+//! server lock of `smb_common` exclusively, the others shared.
 #![cfg(feature = "smb")]
+
+mod smb_common;
 
 use azs_backup::target::smb::{SmbTarget, TIMEOUT_ENV, WRITE_BATCH};
 use azs_backup::target::spec::UncPath;
@@ -37,10 +41,27 @@ struct Env {
 static SERIAL: Mutex<()> = Mutex::new(());
 static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
 
+/// Held for the length of a test: this binary's lock, then the server lock shared with the
+/// other SMB test binaries.
+struct Guard {
+    _server: smb_common::ServerLock,
+    _serial: MutexGuard<'static, ()>,
+}
+
 /// Takes the test lock and reads the server's environment; `None` (after a notice) when no
 /// server is configured and it is not required.
-fn setup(test: &str) -> Option<(MutexGuard<'static, ()>, Env)> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+fn setup(test: &str) -> Option<(Guard, Env)> {
+    setup_lock(test, false)
+}
+
+/// [`setup`] for tests that restart the server or fill the tiny share: the server lock is
+/// taken exclusively.
+fn setup_exclusive(test: &str) -> Option<(Guard, Env)> {
+    setup_lock(test, true)
+}
+
+fn setup_lock(test: &str, exclusive: bool) -> Option<(Guard, Env)> {
+    let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let host = match std::env::var("AZS_TEST_SMB_HOST") {
         Ok(h) if !h.is_empty() => h,
         _ => {
@@ -80,6 +101,10 @@ fn setup(test: &str) -> Option<(MutexGuard<'static, ()>, Env)> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+    };
+    let guard = Guard {
+        _server: smb_common::server_lock(env.dir.as_deref(), exclusive),
+        _serial: serial,
     };
     Some((guard, env))
 }
@@ -515,7 +540,7 @@ fn silent_server_times_out() {
 
 #[test]
 fn full_share_is_full_and_partial_file_removed() {
-    let Some((_g, env)) = setup("full_share_is_full_and_partial_file_removed") else {
+    let Some((_g, env)) = setup_exclusive("full_share_is_full_and_partial_file_removed") else {
         return;
     };
     let Some(tiny) = env.tiny_share.clone() else {
@@ -598,7 +623,7 @@ fn capacity_of_the_share() {
 
 #[test]
 fn server_killed_mid_upload_then_restarted() {
-    let Some((_g, env)) = setup("server_killed_mid_upload_then_restarted") else {
+    let Some((_g, env)) = setup_exclusive("server_killed_mid_upload_then_restarted") else {
         return;
     };
     let Some(dir) = env.dir.clone() else {

@@ -52,6 +52,26 @@ pub enum Command {
     /// Make a backup now (Start-AzsBackup; Backup now). Does not move the next scheduled time.
     #[command(after_help = "Example:\n  azs-backup start-backup --json")]
     StartBackup,
+    /// Turn automatic backups on (Enable Automatic Backups button)
+    #[command(
+        after_help = "Example:\n  azs-backup enable-auto\n\nMirrors the portal's Enable Automatic Backups button. The schedule resumes: the next\n`azs-backup tick` at or after nextBackupTime runs a backup. Settings are not touched."
+    )]
+    EnableAuto,
+    /// Pause automatic backups, keeping the schedule (Disable Automatic Backups)
+    #[command(
+        after_help = "Example:\n  azs-backup disable-auto\n\nMirrors the portal's Disable Automatic Backups button (Set-AzsBackupConfiguration\n-IsBackupSchedulerEnabled $false). `tick` then makes no backups; `status` still shows the time\nthe next one would have run. On-demand backups (`start-backup`) still work."
+    )]
+    DisableAuto,
+    /// Make a backup if one is due, then prune (the built-in scheduler)
+    #[command(
+        after_help = "Example (crontab, every 5 minutes):\n  */5 * * * * azs-backup --config /etc/azs-backup/settings.toml tick\n\nMirrors Azure Stack Hub's built-in backup scheduler. When automatic backups are on and\nnextBackupTime has come, makes one backup, moves nextBackupTime to the next slot after now (a\nmachine that was off makes one backup, not a burst) and prunes. Otherwise prints nothing\n(unless --verbose; --json prints {\"ran\": false, ...}) and exits 0. A slot that meets a\nrunning backup is skipped and recorded as skipped (exit 0). A failed backup exits 4 (target)\nor 6 (partial failure). See docs/SCHEDULING.md for systemd and Windows."
+    )]
+    Tick,
+    /// Delete old backups (Invoke-AzsPruneBackupLocationExternalStore)
+    #[command(
+        after_help = "Examples:\n  azs-backup prune --dry-run\n  azs-backup prune --operation-type Default --json\n\nMirrors Invoke-AzsPruneBackupLocationExternalStore -OperationType Default|DryRun. Deletes\nbackups created before now minus backupRetentionPeriodInDays, backups with status Failed,\nfolders of interrupted runs (no manifest) and stray .partial files. Never deletes the newest\nSucceeded backup, even past the retention period, and says so. --dry-run lists the paths it\nwould delete and deletes nothing. Exit 5 while a backup runs."
+    )]
+    Prune(PruneArgs),
     /// List backups on the target, newest first (Get-AzsBackup)
     #[command(after_help = "Example:\n  azs-backup list --json")]
     List(ListArgs),
@@ -78,6 +98,21 @@ pub enum Command {
         after_help = "Example:\n  azs-backup new-encryption-key > key.txt && chmod 600 key.txt"
     )]
     NewEncryptionKey,
+    /// New backups use a new certificate; old ones keep theirs (uploading a new .cer)
+    #[command(
+        after_help = "Example:\n  azs-backup rotate-cert --encryption-cert-path ./certs/backup2.contoso.com.cer\n\nMirrors uploading a new .CER file in the Configuration blade (Set-AzsBackupConfiguration\n-EncryptionCertPath). Existing backups are untouched and still need the old private key:\nkeep it until every backup made with it has been pruned (`azs-backup list` shows which\nbackups need which thumbprint)."
+    )]
+    RotateCert(RotateCertArgs),
+    /// Remove settings, secrets and state (Clear-AzsBackupConfiguration)
+    #[command(
+        after_help = "Example:\n  azs-backup clear --yes\n\nMirrors Clear-AzsBackupConfiguration. Asks first (--yes for scripts); backups on the\ntarget are never touched. Afterwards every command that needs settings fails with\n\"not configured\" (exit 3) until the next `configure`."
+    )]
+    Clear(ClearArgs),
+    /// Decrypt an Azure Stack Hub backup snapshot (Unprotect-AzsBackup)
+    #[command(
+        after_help = "Example:\n  azs-backup unprotect 201901151200_2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d_Full_C.zip \\\n    --cert-path backup.pfx --cert-password-stdin --destination ./decrypted < pfx-password.txt\n\nMirrors Unprotect-AzsBackup from the AzureStack-Tools: reads the sidecar .xml beside the\nsnapshot, checks the certificate thumbprint, unwraps the key (RSA-OAEP), checks the\nHMAC-SHA512 before decrypting (AES-256-CBC) and extracts the zip. See docs/AZURESTACK.md."
+    )]
+    Unprotect(UnprotectArgs),
     /// Print shell completions
     #[command(
         after_help = "Example:\n  azs-backup completions bash > /etc/bash_completion.d/azs-backup"
@@ -136,6 +171,25 @@ pub struct StatusArgs {
     /// Do not contact the target (no capacity, no reachability check)
     #[arg(long)]
     pub offline: bool,
+}
+
+/// `-OperationType` of Invoke-AzsPruneBackupLocationExternalStore.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PruneOperation {
+    #[value(name = "Default", alias = "default")]
+    Default,
+    #[value(name = "DryRun", alias = "dryrun", alias = "dry-run")]
+    DryRun,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// List the paths that would be deleted; delete nothing (= --operation-type DryRun)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Default deletes, DryRun only lists (as the cmdlet's -OperationType)
+    #[arg(long, value_enum, value_name = "TYPE", conflicts_with = "dry_run")]
+    pub operation_type: Option<PruneOperation>,
 }
 
 /// Where to read backups from, for machines without settings (disaster recovery).
@@ -249,4 +303,40 @@ fn parse_bits(s: &str) -> Result<usize, String> {
         "2048" | "3072" | "4096" => Ok(s.parse().expect("listed values are numbers")),
         _ => Err("allowed values are 2048, 3072 and 4096".into()),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct RotateCertArgs {
+    /// The new public-only certificate (.cer, DER or PEM) that new backups are encrypted for
+    #[arg(long, visible_alias = "cert", value_name = "FILE")]
+    pub encryption_cert_path: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ClearArgs {
+    /// Do not ask for confirmation (for scripts)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UnprotectArgs {
+    /// The encrypted snapshot (<yyyyMMddHHmm>_<backupId>_Full_C.zip), with its .xml sidecar beside it
+    #[arg(value_name = "SNAPSHOT.zip")]
+    pub snapshot: PathBuf,
+    /// The .pfx/.p12 with the private key and its certificate (password from a prompt, --cert-password-stdin or AZS_BACKUP_KEY_PASSWORD)
+    #[arg(long, visible_alias = "certificate", value_name = "FILE")]
+    pub cert_path: PathBuf,
+    /// Read the .pfx password from the first line of stdin
+    #[arg(long, visible_alias = "certificate-passphrase-stdin")]
+    pub cert_password_stdin: bool,
+    /// Directory to extract the snapshot's zip into (created if missing; must be empty unless --force)
+    #[arg(long, value_name = "DIR", required_unless_present = "verify_only")]
+    pub destination: Option<PathBuf>,
+    /// Only check the thumbprint and the HMAC-SHA512; write nothing
+    #[arg(long, conflicts_with_all = ["destination", "force"])]
+    pub verify_only: bool,
+    /// Extract into a non-empty directory, replacing the entries the zip holds
+    #[arg(long)]
+    pub force: bool,
 }

@@ -3,6 +3,7 @@
 use super::args::{self, Cli, Command};
 use super::exit::{self, CliError};
 use super::input;
+use super::keys;
 use super::progress::{bytes_bar, BackupProgress};
 use super::Out;
 use anyhow::Result;
@@ -10,7 +11,7 @@ use azs_backup::backup;
 use azs_backup::certificate::{self, NewCertOptions};
 use azs_backup::clock;
 use azs_backup::configure::{self, ConfigureRequest};
-use azs_backup::crypto::{Identity, LegacyKey};
+use azs_backup::crypto::LegacyKey;
 use azs_backup::manifest::{self, Found, Manifest};
 use azs_backup::restore::{self, RestoreRequest};
 use azs_backup::settings::{self, Loaded, SettingsPaths};
@@ -32,6 +33,10 @@ pub fn run(cli: Cli, out: &Out) -> Result<i32> {
         Command::Configure(a) => cmd_configure(&paths()?, a, out),
         Command::Status(a) => cmd_status(&paths()?, a, out),
         Command::StartBackup => cmd_start_backup(&paths()?, out),
+        Command::EnableAuto => super::auto::cmd_set_auto(&paths()?, true, out),
+        Command::DisableAuto => super::auto::cmd_set_auto(&paths()?, false, out),
+        Command::Tick => super::auto::cmd_tick(&paths()?, out),
+        Command::Prune(a) => super::auto::cmd_prune(&paths()?, a, out),
         Command::List(a) => cmd_list(config.as_deref(), a, out),
         Command::Show(a) => cmd_show(config.as_deref(), a, out),
         Command::Verify(a) => cmd_verify(config.as_deref(), a, out),
@@ -53,6 +58,9 @@ pub fn run(cli: Cli, out: &Out) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Man(a) => cmd_man(a),
+        Command::RotateCert(a) => keys::cmd_rotate_cert(&paths()?, a, out),
+        Command::Clear(a) => keys::cmd_clear(&paths()?, a, out),
+        Command::Unprotect(a) => keys::cmd_unprotect(a, out),
     }
 }
 
@@ -456,33 +464,9 @@ fn cmd_show(config: Option<&std::path::Path>, a: args::ShowArgs, out: &Out) -> R
     Ok(exit::OK)
 }
 
-/// The identity for a backup: `--key`/`--encryption-key-stdin`, else a stored legacy key that
-/// the backup names.
-fn identity_for(
-    key: &args::KeyArgs,
-    loaded: Option<&Loaded>,
-    t: &dyn Target,
-    id: &str,
-) -> Result<Option<Identity>> {
-    if let Some(i) = input::identity(key)? {
-        return Ok(Some(i));
-    }
-    if let Some(loaded) = loaded {
-        let m = manifest::read(t, id)?;
-        if let Some(k) = m
-            .encryption_key_id
-            .as_deref()
-            .and_then(|kid| loaded.legacy_key_for(kid))
-        {
-            return Ok(Some(Identity::LegacyKey(k)));
-        }
-    }
-    Ok(None)
-}
-
 fn cmd_verify(config: Option<&std::path::Path>, a: args::VerifyArgs, out: &Out) -> Result<i32> {
-    let (t, _) = reading_target(config, &a.from, out)?;
-    let identity = input::identity(&a.key)?;
+    let (t, loaded) = reading_target(config, &a.from, out)?;
+    let identity = keys::identity_for(&a.key, loaded.as_ref(), t.as_ref(), &a.id)?;
     let m = manifest::read(t.as_ref(), &a.id)?;
     let bar = bytes_bar(out, m.encrypted_size(), "verify");
     let mut done = 0u64;
@@ -501,7 +485,7 @@ fn cmd_verify(config: Option<&std::path::Path>, a: args::VerifyArgs, out: &Out) 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let report = report?;
+    let report = report.map_err(|e| keys::explain_wrong_key(e, &m, identity.as_ref()))?;
     out.json(&report)?;
     for s in &report.sources {
         out.say(format!(
@@ -541,7 +525,7 @@ fn cmd_verify(config: Option<&std::path::Path>, a: args::VerifyArgs, out: &Out) 
 
 fn cmd_restore(config: Option<&std::path::Path>, a: args::RestoreArgs, out: &Out) -> Result<i32> {
     let (t, loaded) = reading_target(config, &a.from, out)?;
-    let identity = identity_for(&a.key, loaded.as_ref(), t.as_ref(), &a.id)?.ok_or_else(|| {
+    let identity = keys::identity_for(&a.key, loaded.as_ref(), t.as_ref(), &a.id)?.ok_or_else(|| {
         CliError::usage(
             "restore needs the key the backup was encrypted for: --key FILE (.pem or .pfx), or --encryption-key-stdin",
         )
@@ -569,7 +553,7 @@ fn cmd_restore(config: Option<&std::path::Path>, a: args::RestoreArgs, out: &Out
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let restored = restored?;
+    let restored = restored.map_err(|e| keys::explain_wrong_key(e, &m, Some(&identity)))?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Doc<'a> {
@@ -683,7 +667,7 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
         .render(&mut buf)
         .expect("render to memory");
     pages.push(("azs-backup.1".to_string(), buf));
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("azs-backup-{}", sub.get_name());
         let sub = sub.clone().name(name.clone());
         let mut buf = Vec::new();

@@ -40,6 +40,22 @@ pub fn classify(e: &anyhow::Error) -> (i32, &'static str) {
     if let Some(c) = e.downcast_ref::<CliError>() {
         return (c.code, c.kind);
     }
+    // Library errors that reached the edge without being wrapped in `Error`.
+    if e.downcast_ref::<azs_backup::target::TargetError>()
+        .is_some()
+    {
+        return (TARGET, "target");
+    }
+    if e.downcast_ref::<azs_backup::certificate::CertError>()
+        .is_some()
+        || e.downcast_ref::<azs_backup::target::spec::SpecError>()
+            .is_some()
+        || e.downcast_ref::<azs_backup::crypto::LegacyKeyError>()
+            .is_some()
+        || e.downcast_ref::<azs_backup::clock::ClockError>().is_some()
+    {
+        return (SETTINGS, "settings");
+    }
     let Some(err) = e.downcast_ref::<Error>() else {
         return (OTHER, "error");
     };

@@ -39,17 +39,10 @@ fn field_for(what: &str) -> &'static str {
     }
 }
 
-/// True when a prompt can be shown (a terminal to read from).
+/// True when a prompt can be shown: stdin is a terminal (never under cron, systemd, CI or a
+/// pipe, so scripts never hang on a prompt).
 pub fn can_prompt() -> bool {
-    std::io::stdin().is_terminal() || std::fs::File::open(tty_path()).is_ok()
-}
-
-fn tty_path() -> &'static str {
-    if cfg!(windows) {
-        "CONIN$"
-    } else {
-        "/dev/tty"
-    }
+    std::io::stdin().is_terminal()
 }
 
 /// Prompts for a new secret twice; the entries must match.
@@ -99,6 +92,11 @@ pub fn env_secret(name: &str) -> Option<Zeroizing<String>> {
 
 /// Loads the private key given with `--key`.
 pub fn private_key(path: &Path, password_stdin: bool) -> Result<PrivateKey> {
+    private_key_with(path, password_stdin, "--key-password-stdin")
+}
+
+/// Loads a private key; `stdin_flag` names the flag that reads its password in messages.
+pub fn private_key_with(path: &Path, password_stdin: bool, stdin_flag: &str) -> Result<PrivateKey> {
     let password = if certificate::is_pkcs12(path) {
         Some(if password_stdin {
             stdin_line("key password")?
@@ -108,17 +106,18 @@ pub fn private_key(path: &Path, password_stdin: bool) -> Result<PrivateKey> {
             prompt_once(&format!("Password for {}", path.display()))?
         } else {
             return Err(CliError::usage(format!(
-                "{} is a .pfx and needs its password: --key-password-stdin, {KEY_PASSWORD_ENV}, or run on a terminal",
+                "{} is a .pfx and needs its password: {stdin_flag}, {KEY_PASSWORD_ENV}, or run on a terminal",
                 path.display()
             )));
         })
     } else {
         None
     };
-    Ok(certificate::load_private_key(
-        path,
-        password.as_deref().map(|s| s.as_str()),
-    )?)
+    // Through `Error` so that the exit code is the documented one (3), not 1.
+    Ok(
+        certificate::load_private_key(path, password.as_deref().map(|s| s.as_str()))
+            .map_err(Error::from)?,
+    )
 }
 
 /// The identity from `--key` / `--encryption-key-stdin`, if given.

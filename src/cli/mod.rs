@@ -3,9 +3,11 @@
 //! JSON document on stdout.
 
 pub mod args;
+mod auto;
 mod commands;
 pub mod exit;
 mod input;
+mod keys;
 mod progress;
 
 use anyhow::Result;

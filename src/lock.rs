@@ -1,0 +1,543 @@
+//! Exclusive runs (SPEC §3.6, §4): at most one backup (or prune) at a time per target.
+//!
+//! Two locks are taken, in this order, and held for the whole run:
+//! - the **local lock**: an OS file lock (fs4) on the `X.lock` file beside the settings
+//!   ([`crate::settings::SettingsPaths::lock`]). The operating system releases it when the process
+//!   ends, however it ends, so it can never be stale. While held, the file holds the
+//!   [`LockInfo`] of the run, so that a second process can name it.
+//! - the **target lock**: `MASBackup/.lock` on the target, created with
+//!   [`Target::create_new`] (so exactly one of two contenders gets it), holding the same
+//!   [`LockInfo`] as JSON:
+//!
+//! ```json
+//! {
+//!   "host": "backup01",
+//!   "pid": 4242,
+//!   "operation": "backup",
+//!   "backupId": "2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d",
+//!   "trigger": "scheduled",
+//!   "startTime": "2026-01-01T12:00:00Z",
+//!   "expiry": "2026-01-01T12:30:00Z",
+//!   "toolVersion": "0.1.0"
+//! }
+//! ```
+//!
+//! A target lock is **stale** when its `expiry` has passed, or when it was taken on this host
+//! by a process that no longer runs (Linux: `/proc/PID` is gone; elsewhere only the expiry
+//! counts). A stale lock is taken over with a warning: it is renamed aside (only one contender's
+//! rename can succeed), checked to be the very lock that was judged stale, and deleted; then
+//! the lock is created anew. A running backup refreshes its expiry every
+//! [`REFRESH_EVERY`] from its progress callbacks ([`Keeper`]), so a lock expires
+//! [`LEASE_MINUTES`] after its holder stopped making progress.
+
+use crate::backup::{host_name, Observer};
+use crate::error::{Error, Result};
+use crate::manifest::{RoleStatus, ROOT};
+use crate::state::Trigger;
+use crate::target::{Target, TargetError};
+use chrono::{DateTime, Duration, Utc};
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file on the target.
+pub const TARGET_LOCK: &str = "MASBackup/.lock";
+/// Prefix of a stale lock renamed aside during a takeover (removed right after; `prune`
+/// removes one left by a crash).
+pub const STALE_PREFIX: &str = ".lock.stale-";
+/// How long a lock is valid without a refresh.
+pub const LEASE_MINUTES: i64 = 30;
+/// How often a running backup rewrites its lock's expiry.
+pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What a lock is held for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    Backup { backup_id: String, trigger: Trigger },
+    Prune,
+}
+
+/// The content of a lock (local and on the target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockInfo {
+    pub host: String,
+    pub pid: u32,
+    /// `backup` or `prune`.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    pub start_time: DateTime<Utc>,
+    pub expiry: DateTime<Utc>,
+    #[serde(default)]
+    pub tool_version: String,
+}
+
+impl LockInfo {
+    /// The lock this process would write for `op` at `now`.
+    pub fn new(op: &Operation, now: DateTime<Utc>) -> LockInfo {
+        let (operation, backup_id, trigger) = match op {
+            Operation::Backup { backup_id, trigger } => {
+                ("backup", Some(backup_id.clone()), Some(*trigger))
+            }
+            Operation::Prune => ("prune", None, None),
+        };
+        LockInfo {
+            host: host_name(),
+            pid: std::process::id(),
+            operation: operation.into(),
+            backup_id,
+            trigger,
+            start_time: now,
+            expiry: now + Duration::minutes(LEASE_MINUTES),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    /// A sentence naming the run: `backup ID (scheduled), started … by process N on HOST`.
+    pub fn describe(&self) -> String {
+        let what = match (&self.backup_id, self.trigger) {
+            (Some(id), Some(Trigger::Scheduled)) => format!("backup {id} (scheduled)"),
+            (Some(id), Some(Trigger::OnDemand)) => format!("backup {id} (on demand)"),
+            (Some(id), None) => format!("backup {id}"),
+            (None, _) => self.operation.clone(),
+        };
+        format!(
+            "{what}, started {} by process {} on {}; its lock expires {}",
+            self.start_time.to_rfc3339(),
+            self.pid,
+            self.host,
+            self.expiry.to_rfc3339()
+        )
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("lock serialises");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Why a lock is stale, or `None` while it is live.
+pub fn stale_reason(info: &LockInfo, now: DateTime<Utc>, this_host: &str) -> Option<String> {
+    if info.expiry <= now {
+        return Some(format!("it expired at {}", info.expiry.to_rfc3339()));
+    }
+    if info.host.eq_ignore_ascii_case(this_host) && pid_alive(info.pid) == Some(false) {
+        return Some(format!("process {} no longer runs on this host", info.pid));
+    }
+    None
+}
+
+/// Whether a process runs on this host: `None` when this platform cannot tell.
+pub fn pid_alive(pid: u32) -> Option<bool> {
+    if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
+        Some(Path::new("/proc").join(pid.to_string()).exists())
+    } else {
+        None
+    }
+}
+
+/// The live lock on the target, if any (for `prune --dry-run`, which takes no lock).
+pub fn peek(target: &dyn Target, now: DateTime<Utc>) -> Result<Option<LockInfo>> {
+    match target.read_all(TARGET_LOCK) {
+        Ok(bytes) => Ok(serde_json::from_slice::<LockInfo>(&bytes)
+            .ok()
+            .filter(|i| stale_reason(i, now, &host_name()).is_none())),
+        Err(TargetError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A held run lock (local and on the target). Released by [`RunLock::release`], or when dropped.
+pub struct RunLock<'t> {
+    target: &'t dyn Target,
+    local: Option<File>,
+    local_path: PathBuf,
+    info: LockInfo,
+    /// The bytes of the target lock as this process wrote them.
+    bytes: Vec<u8>,
+    last_refresh: std::time::Instant,
+    released: bool,
+}
+
+/// Takes the local lock at `local_path`, then the lock on `target`. Fails with
+/// [`Error::Locked`] (naming the running backup) when another run holds either; takes over a
+/// stale target lock, telling `warn`.
+pub fn acquire<'t>(
+    local_path: &Path,
+    target: &'t dyn Target,
+    op: Operation,
+    now: DateTime<Utc>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<RunLock<'t>> {
+    let info = LockInfo::new(&op, now);
+    let bytes = info.to_bytes();
+    let local = lock_local(local_path, &bytes, warn)?;
+    let taken = target
+        .mkdir_all(ROOT)
+        .map_err(Error::from)
+        .and_then(|_| acquire_target(target, &bytes, now, warn));
+    if let Err(e) = taken {
+        unlock_local(&local);
+        return Err(e);
+    }
+    Ok(RunLock {
+        target,
+        local: Some(local),
+        local_path: local_path.to_path_buf(),
+        info,
+        bytes,
+        last_refresh: std::time::Instant::now(),
+        released: false,
+    })
+}
+
+fn lock_local(path: &Path, bytes: &[u8], warn: &mut dyn FnMut(&str)) -> Result<File> {
+    let ctx = || format!("locking {}", path.display());
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path).map_err(|e| Error::io(ctx(), e))?;
+    if !FileExt::try_lock_exclusive(&file).map_err(|e| Error::io(ctx(), e))? {
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        return Err(Error::Locked(
+            match serde_json::from_str::<LockInfo>(&text) {
+                Ok(i) => i.describe(),
+                Err(_) => format!("another process on this host holds {}", path.display()),
+            },
+        ));
+    }
+    let mut old = String::new();
+    let _ = file.read_to_string(&mut old);
+    if let Ok(prev) = serde_json::from_str::<LockInfo>(&old) {
+        warn(&format!(
+            "an earlier run on this host ended without releasing its lock ({}); taking it over",
+            prev.describe()
+        ));
+    }
+    let write = |file: &mut File| -> std::io::Result<()> {
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(bytes)?;
+        file.flush()
+    };
+    if let Err(e) = write(&mut file) {
+        unlock_local(&file);
+        return Err(Error::io(ctx(), e));
+    }
+    Ok(file)
+}
+
+fn unlock_local(file: &File) {
+    let _ = file.set_len(0);
+    let _ = FileExt::unlock(file);
+}
+
+fn acquire_target(
+    target: &dyn Target,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let host = host_name();
+    let mut unreadable = 0;
+    for _ in 0..8 {
+        if target.create_new(TARGET_LOCK, bytes)? {
+            return Ok(());
+        }
+        let existing = match target.read_all(TARGET_LOCK) {
+            Ok(b) => b,
+            Err(TargetError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let info = serde_json::from_slice::<LockInfo>(&existing).ok();
+        let (reason, desc) = match &info {
+            Some(i) => match stale_reason(i, now, &host) {
+                None => return Err(Error::Locked(i.describe())),
+                Some(r) => (r, i.describe()),
+            },
+            None => {
+                // Possibly being written by its creator right now: look again shortly.
+                unreadable += 1;
+                if unreadable < 3 {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    continue;
+                }
+                (
+                    "its content is not a valid lock (a run ended while writing it)".to_string(),
+                    format!("{TARGET_LOCK} ({} bytes)", existing.len()),
+                )
+            }
+        };
+        let aside = format!("{ROOT}/{STALE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        match target.rename(TARGET_LOCK, &aside) {
+            Ok(()) => {}
+            Err(TargetError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        if target.read_all(&aside).ok().as_deref() != Some(existing.as_slice()) {
+            // Another process replaced the stale lock with a live one between our read and
+            // our rename: put it back and look again.
+            let _ = target.rename(&aside, TARGET_LOCK);
+            continue;
+        }
+        let _ = target.remove_file(&aside);
+        warn(&format!(
+            "took over a stale lock on the target: {desc} ({reason})"
+        ));
+    }
+    Err(Error::Locked(
+        "the lock on the target keeps changing: another run is starting at the same time".into(),
+    ))
+}
+
+impl<'t> RunLock<'t> {
+    /// What this lock says.
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// The backup id this lock was taken for.
+    pub fn backup_id(&self) -> Option<String> {
+        self.info.backup_id.clone()
+    }
+
+    /// Rewrites the expiry of the target lock (now + [`LEASE_MINUTES`]). Returns a warning
+    /// when the lock was lost (taken over by another run after it expired).
+    pub fn refresh(&mut self) -> std::result::Result<(), String> {
+        self.last_refresh = std::time::Instant::now();
+        let now = crate::clock::now().unwrap_or_else(|_| Utc::now());
+        let mut info = self.info.clone();
+        info.expiry = now + Duration::minutes(LEASE_MINUTES);
+        let bytes = info.to_bytes();
+        if bytes == self.bytes {
+            return Ok(());
+        }
+        let t = self.target;
+        match t.read_all(TARGET_LOCK) {
+            Ok(b) if b == self.bytes => {}
+            Ok(b) => {
+                let other = serde_json::from_slice::<LockInfo>(&b)
+                    .map(|i| i.describe())
+                    .unwrap_or_else(|_| "unreadable".into());
+                return Err(format!(
+                    "the lock on the target was taken over by another run ({other}); this run no longer holds it"
+                ));
+            }
+            Err(TargetError::NotFound { .. }) => {}
+            Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
+        }
+        match t.remove_file(TARGET_LOCK) {
+            Ok(()) | Err(TargetError::NotFound { .. }) => {}
+            Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
+        }
+        match t.create_new(TARGET_LOCK, &bytes) {
+            Ok(true) => {
+                self.bytes = bytes;
+                self.info = info;
+                if let Some(f) = self.local.as_mut() {
+                    let _ = f
+                        .set_len(0)
+                        .and_then(|_| f.rewind())
+                        .and_then(|_| f.write_all(&self.bytes));
+                }
+                Ok(())
+            }
+            Ok(false) => {
+                Err("another run took the lock on the target while this one refreshed it".into())
+            }
+            Err(e) => Err(format!("cannot refresh the lock on the target: {e}")),
+        }
+    }
+
+    /// Refreshes when [`REFRESH_EVERY`] has passed since the last refresh.
+    pub fn refresh_if_due(&mut self) -> std::result::Result<(), String> {
+        if self.last_refresh.elapsed() >= REFRESH_EVERY {
+            self.refresh()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// An observer that passes everything to `inner` and refreshes this lock on the way.
+    pub fn keeper<'a>(&'a mut self, inner: &'a mut dyn Observer) -> Keeper<'a, 't> {
+        Keeper { lock: self, inner }
+    }
+
+    /// Removes the target lock (when it is still this run's) and releases the local lock.
+    pub fn release(mut self) -> Result<()> {
+        self.release_inner().map_err(Error::from)
+    }
+
+    fn release_inner(&mut self) -> std::result::Result<(), TargetError> {
+        if self.released {
+            return Ok(());
+        }
+        self.released = true;
+        let t = self.target;
+        let result = match t.read_all(TARGET_LOCK) {
+            Ok(b) if b == self.bytes => match t.remove_file(TARGET_LOCK) {
+                Ok(()) | Err(TargetError::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Ok(_) | Err(TargetError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Some(f) = self.local.take() {
+            unlock_local(&f);
+        }
+        result
+    }
+
+    /// The local lock file.
+    pub fn local_path(&self) -> &Path {
+        &self.local_path
+    }
+}
+
+impl Drop for RunLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.release_inner();
+    }
+}
+
+/// An [`Observer`] that refreshes a [`RunLock`] while a backup makes progress.
+pub struct Keeper<'a, 't> {
+    lock: &'a mut RunLock<'t>,
+    inner: &'a mut dyn Observer,
+}
+
+impl Keeper<'_, '_> {
+    fn tend(&mut self) {
+        if let Err(w) = self.lock.refresh_if_due() {
+            self.inner.warning(&w);
+        }
+    }
+}
+
+impl Observer for Keeper<'_, '_> {
+    fn source_started(&mut self, name: &str, total: Option<u64>) {
+        self.tend();
+        self.inner.source_started(name, total);
+    }
+    fn progress(&mut self, read: u64, written: u64) {
+        self.inner.progress(read, written);
+        self.tend();
+    }
+    fn source_finished(&mut self, role: &RoleStatus) {
+        self.inner.source_finished(role);
+        self.tend();
+    }
+    fn warning(&mut self, message: &str) {
+        self.inner.warning(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::local::LocalTarget;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn backup_op(id: &str) -> Operation {
+        Operation::Backup {
+            backup_id: id.into(),
+            trigger: Trigger::OnDemand,
+        }
+    }
+
+    #[test]
+    fn second_acquire_is_refused_and_release_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LocalTarget::open(dir.path()).unwrap();
+        let now = at("2026-01-01T00:00:00Z");
+        let local = dir.path().join("s.lock");
+        let mut warns = Vec::new();
+        let held = acquire(&local, &t, backup_op("a"), now, &mut |w| {
+            warns.push(w.to_string())
+        })
+        .unwrap();
+        let other = dir.path().join("other.lock");
+        match acquire(&other, &t, backup_op("b"), now, &mut |_| {}) {
+            Err(Error::Locked(m)) => assert!(m.contains("backup a"), "{m}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("second lock granted"),
+        }
+        // Same local lock file: refused by the OS lock.
+        assert!(matches!(
+            acquire(&local, &t, backup_op("c"), now, &mut |_| {}),
+            Err(Error::Locked(m)) if m.contains("backup a")
+        ));
+        held.release().unwrap();
+        assert!(t.stat(TARGET_LOCK).unwrap().is_none());
+        assert_eq!(std::fs::read(&local).unwrap(), b"");
+        assert!(warns.is_empty(), "{warns:?}");
+        acquire(&local, &t, backup_op("d"), now, &mut |_| {}).unwrap();
+    }
+
+    #[test]
+    fn staleness() {
+        let now = at("2026-01-01T00:00:00Z");
+        let mut i = LockInfo::new(&backup_op("x"), now);
+        i.host = "elsewhere".into();
+        assert_eq!(stale_reason(&i, now, "here"), None);
+        i.expiry = now;
+        assert!(stale_reason(&i, now, "here").unwrap().contains("expired"));
+        if pid_alive(1).is_some() {
+            let mut j = LockInfo::new(&backup_op("y"), now);
+            j.host = "here".into();
+            j.pid = u32::MAX - 1;
+            assert!(stale_reason(&j, now, "here")
+                .unwrap()
+                .contains("no longer runs"));
+            j.pid = 1;
+            assert_eq!(stale_reason(&j, now, "here"), None);
+        }
+    }
+
+    #[test]
+    fn refresh_moves_the_expiry_and_detects_takeover() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LocalTarget::open(dir.path()).unwrap();
+        let start = Utc::now() - Duration::minutes(20);
+        let mut held = acquire(
+            &dir.path().join("s.lock"),
+            &t,
+            backup_op("a"),
+            start,
+            &mut |_| {},
+        )
+        .unwrap();
+        held.refresh().unwrap();
+        let on_target: LockInfo =
+            serde_json::from_slice(&t.read_all(TARGET_LOCK).unwrap()).unwrap();
+        assert!(on_target.expiry > start + Duration::minutes(LEASE_MINUTES));
+        assert_eq!(on_target.start_time, start);
+        // Someone else replaces it: the next refresh reports the loss and leaves theirs.
+        t.remove_file(TARGET_LOCK).unwrap();
+        let mut theirs = LockInfo::new(&backup_op("b"), Utc::now());
+        theirs.host = "elsewhere".into();
+        t.create_new(TARGET_LOCK, &theirs.to_bytes()).unwrap();
+        held.last_refresh -= REFRESH_EVERY;
+        let err = held.refresh_if_due().unwrap_err();
+        assert!(
+            err.contains("taken over") && err.contains("backup b"),
+            "{err}"
+        );
+        held.release().unwrap();
+        assert!(t.read_all(TARGET_LOCK).unwrap() == theirs.to_bytes());
+    }
+}

@@ -1,0 +1,360 @@
+//! The built-in scheduler (SPEC §2 `tick`, `enable-auto`, `disable-auto`; §3.6).
+//!
+//! Scheduled backups fall on a regular grid: `nextBackupTime` is the next slot, and the slots
+//! are `slot + k × frequency`. The first successful `configure` puts the first slot at
+//! configure time + frequency. `tick` (called every few minutes by cron, a systemd timer or
+//! the Windows Task Scheduler) runs a backup when automatic backups are on and the slot has
+//! come, then moves `nextBackupTime` to the first slot of the grid after now: a machine that was
+//! off for two days makes one backup when it comes back, not a burst. On-demand backups never
+//! move `nextBackupTime`. Disabling keeps the settings and the schedule; enabling resumes, and
+//! the next tick at or after `nextBackupTime` runs.
+
+use crate::backup::{self, Observer};
+use crate::error::{Error, Result};
+use crate::lock::{self, Operation};
+use crate::manifest::Manifest;
+use crate::retention::{self, PruneReport};
+use crate::settings::Loaded;
+use crate::state::{self, LastBackup, State, Trigger};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// The first slot of the grid `last_slot + k × frequency` (k ≥ 1) that lies after `now`.
+pub fn next_slot_after(
+    last_slot: DateTime<Utc>,
+    frequency_hours: u32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let freq_ms = Duration::hours(i64::from(frequency_hours.max(1))).num_milliseconds();
+    let k = if now < last_slot {
+        1
+    } else {
+        (now - last_slot).num_milliseconds() / freq_ms + 1
+    };
+    last_slot + Duration::milliseconds(freq_ms * k)
+}
+
+/// `nextBackupTime` after the frequency changes from `old_hours` to `new_hours`: the last slot
+/// plus the new frequency, or `now` when that is already past.
+pub fn after_frequency_change(
+    next: Option<DateTime<Utc>>,
+    old_hours: u32,
+    new_hours: u32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let last_slot = next
+        .map(|n| n - Duration::hours(i64::from(old_hours)))
+        .unwrap_or(now);
+    let next = last_slot + Duration::hours(i64::from(new_hours));
+    next.max(now)
+}
+
+/// True when a scheduled backup should run at `now`.
+pub fn is_due(state: &State, now: DateTime<Utc>) -> bool {
+    state.is_backup_scheduler_enabled && state.next_backup_time.is_some_and(|n| n <= now)
+}
+
+/// What `enable-auto` / `disable-auto` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Toggle {
+    /// False when automatic backups already were as asked.
+    pub changed: bool,
+    pub is_backup_scheduler_enabled: bool,
+    pub next_backup_time: Option<DateTime<Utc>>,
+    /// True when `nextBackupTime` has come: the next tick runs a backup (when enabled).
+    pub due: bool,
+}
+
+/// Turns automatic backups on or off. Settings and `nextBackupTime` are kept; only when
+/// enabling and no time is known yet (settings from `version = 1`) the first slot is put at
+/// now + frequency.
+pub fn set_enabled(loaded: &Loaded, enabled: bool, now: DateTime<Utc>) -> Result<Toggle> {
+    let freq = loaded.settings.backup_frequency_in_hours;
+    State::update(&loaded.paths.state, |s| {
+        let changed = s.is_backup_scheduler_enabled != enabled;
+        s.is_backup_scheduler_enabled = enabled;
+        if enabled && s.next_backup_time.is_none() {
+            s.next_backup_time = Some(now + Duration::hours(i64::from(freq)));
+        }
+        Ok(Toggle {
+            changed,
+            is_backup_scheduler_enabled: enabled,
+            next_backup_time: s.next_backup_time,
+            due: s.next_backup_time.is_some_and(|n| n <= now),
+        })
+    })
+}
+
+/// What a `tick` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickReport {
+    /// True when a scheduled backup ran.
+    pub ran: bool,
+    /// `automaticBackupsOff`, `notDue`, `skipped` (another backup was running) or `ran`.
+    pub reason: &'static str,
+    pub is_backup_scheduler_enabled: bool,
+    /// The slot this tick handled (ran or skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<DateTime<Utc>>,
+    pub next_backup_time: Option<DateTime<Utc>>,
+    /// The run that made this tick skip its slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
+    /// The backup made (also when it did not fully succeed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Manifest>,
+    /// What the prune after the backup did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneReport>,
+}
+
+impl TickReport {
+    fn idle(reason: &'static str, state: &State) -> TickReport {
+        TickReport {
+            ran: false,
+            reason,
+            is_backup_scheduler_enabled: state.is_backup_scheduler_enabled,
+            slot: None,
+            next_backup_time: state.next_backup_time,
+            running: None,
+            backup: None,
+            prune: None,
+        }
+    }
+}
+
+/// The scheduler's tick: when automatic backups are on and `nextBackupTime` has come, runs a
+/// backup (recorded as `scheduled`) and then prunes; otherwise changes nothing. A slot that
+/// meets a running backup is recorded as skipped. Either way the next slot is the first of the
+/// grid after now. `Err` when the backup could not be made (the failure is recorded in the
+/// state first) or the prune failed.
+pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> {
+    let now = crate::clock::now()?;
+    let paths = &loaded.paths;
+    let freq = loaded.settings.backup_frequency_in_hours;
+    let state = State::load(&paths.state)?;
+    if !state.is_backup_scheduler_enabled {
+        return Ok(TickReport::idle("automaticBackupsOff", &state));
+    }
+    if state.next_backup_time.is_none() {
+        // Enabled but never scheduled: put the first slot one period from now.
+        let next = State::update(&paths.state, |s| {
+            if s.next_backup_time.is_none() {
+                s.next_backup_time = Some(now + Duration::hours(i64::from(freq)));
+            }
+            Ok(s.next_backup_time)
+        })?;
+        let mut r = TickReport::idle("notDue", &state);
+        r.next_backup_time = next;
+        return Ok(r);
+    }
+    if !is_due(&state, now) {
+        return Ok(TickReport::idle("notDue", &state));
+    }
+    let recipient = loaded.recipient()?;
+    let target = match loaded
+        .settings
+        .target()
+        .and_then(|spec| Ok(crate::target::open(&spec, Some(&loaded.credentials()))?))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            record_unmade(loaded, now, freq, &e)?;
+            return Err(e);
+        }
+    };
+
+    // Under the state lock: look again (another tick may have taken this slot), then take the
+    // run lock and move the schedule on, so that no later tick takes this slot again.
+    let state_lock = state::lock(&paths.state)?;
+    let mut st = State::load(&paths.state)?;
+    if !is_due(&st, now) {
+        let reason = if st.is_backup_scheduler_enabled {
+            "notDue"
+        } else {
+            "automaticBackupsOff"
+        };
+        return Ok(TickReport::idle(reason, &st));
+    }
+    let slot = st.next_backup_time.expect("due implies a time");
+    let next = next_slot_after(slot, freq, now);
+    st.next_backup_time = Some(next);
+    let backup_id = uuid::Uuid::new_v4().to_string();
+    let acquired = lock::acquire(
+        &paths.lock,
+        target.as_ref(),
+        Operation::Backup {
+            backup_id,
+            trigger: Trigger::Scheduled,
+        },
+        now,
+        &mut |w| observer.warning(w),
+    );
+    let mut run_lock = match acquired {
+        Ok(l) => l,
+        Err(Error::Locked(running)) => {
+            st.last_skipped_time = Some(slot);
+            st.save(&paths.state)?;
+            return Ok(TickReport {
+                ran: false,
+                reason: "skipped",
+                is_backup_scheduler_enabled: true,
+                slot: Some(slot),
+                next_backup_time: Some(next),
+                running: Some(running),
+                backup: None,
+                prune: None,
+            });
+        }
+        Err(e) => {
+            st.record_backup(failed(now, &e));
+            st.save(&paths.state)?;
+            return Err(e);
+        }
+    };
+    st.save(&paths.state)?;
+    drop(state_lock);
+
+    let m = backup::run_locked(
+        loaded,
+        target.as_ref(),
+        &recipient,
+        &mut run_lock,
+        Trigger::Scheduled,
+        now,
+        observer,
+    )?;
+    let prune_now = crate::clock::now()?;
+    let prune = retention::prune(
+        target.as_ref(),
+        prune_now,
+        loaded.settings.backup_retention_period_in_days,
+        false,
+        None,
+    );
+    if let Err(e) = run_lock.release() {
+        observer.warning(&format!("releasing the lock: {e}"));
+    }
+    let prune = prune?;
+    Ok(TickReport {
+        ran: true,
+        reason: "ran",
+        is_backup_scheduler_enabled: true,
+        slot: Some(slot),
+        next_backup_time: Some(next),
+        running: None,
+        backup: Some(m),
+        prune: Some(prune),
+    })
+}
+
+fn failed(now: DateTime<Utc>, e: &Error) -> LastBackup {
+    LastBackup {
+        backup_id: String::new(),
+        time: now,
+        status: crate::manifest::Status::Failed.to_string(),
+        trigger: Trigger::Scheduled,
+        error: Some(e.to_string()),
+        size_in_bytes: 0,
+    }
+}
+
+/// A due slot whose backup could not even start (target unusable): recorded as a failed
+/// scheduled backup, and the schedule moves on.
+fn record_unmade(loaded: &Loaded, now: DateTime<Utc>, freq: u32, e: &Error) -> Result<()> {
+    State::update(&loaded.paths.state, |s| {
+        if is_due(s, now) {
+            let slot = s.next_backup_time.expect("due implies a time");
+            s.next_backup_time = Some(next_slot_after(slot, freq, now));
+            s.record_backup(failed(now, e));
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn examples_from_the_issue() {
+        let t = at("2026-01-01T00:00:00Z");
+        let slot = t + Duration::hours(12);
+        assert_eq!(next_slot_after(slot, 12, slot), t + Duration::hours(24));
+        assert_eq!(
+            next_slot_after(slot, 12, t + Duration::hours(60)),
+            t + Duration::hours(72)
+        );
+        assert_eq!(
+            next_slot_after(slot, 12, t + Duration::hours(71) + Duration::minutes(59)),
+            t + Duration::hours(72)
+        );
+        // A slot in the future (clock set back): one period on.
+        assert_eq!(next_slot_after(slot, 12, t), t + Duration::hours(24));
+    }
+
+    #[test]
+    fn frequency_changes() {
+        let t = at("2026-01-01T00:00:00Z");
+        let next = Some(t + Duration::hours(12));
+        // Last slot t; 4 h later is still ahead.
+        assert_eq!(
+            after_frequency_change(next, 12, 4, t + Duration::hours(1)),
+            t + Duration::hours(4)
+        );
+        // Already past: now.
+        let now = t + Duration::hours(10);
+        assert_eq!(after_frequency_change(next, 12, 6, now), now);
+        // Longer period.
+        assert_eq!(
+            after_frequency_change(Some(t + Duration::hours(4)), 4, 12, t + Duration::hours(1)),
+            t + Duration::hours(12)
+        );
+        assert_eq!(
+            after_frequency_change(None, 12, 8, t),
+            t + Duration::hours(8)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn next_slot_is_the_first_grid_point_after_now(
+            freq in 4u32..=12,
+            base in 0i64..4_000_000_000,
+            off_ms in 0i64..(60 * 24 * 3600 * 1000),
+        ) {
+            let last = DateTime::from_timestamp(base, 0).unwrap();
+            let now = last + Duration::milliseconds(off_ms);
+            let next = next_slot_after(last, freq, now);
+            let f = Duration::hours(i64::from(freq));
+            prop_assert!(next > now);
+            prop_assert!(next - f <= now);
+            prop_assert!(next > last);
+            prop_assert_eq!((next - last).num_milliseconds() % f.num_milliseconds(), 0);
+            // Whatever tick hits the same period gives the same next slot: no burst.
+            let later = now + (next - now) / 2;
+            prop_assert_eq!(next_slot_after(last, freq, later), next);
+        }
+
+        #[test]
+        fn frequency_change_is_never_in_the_past(
+            old in 4u32..=12,
+            new in 4u32..=12,
+            next_off in -200_000i64..200_000,
+        ) {
+            let now = at("2026-06-01T00:00:00Z");
+            let next = now + Duration::seconds(next_off);
+            let moved = after_frequency_change(Some(next), old, new, now);
+            prop_assert!(moved >= now);
+            let candidate = next - Duration::hours(i64::from(old)) + Duration::hours(i64::from(new));
+            prop_assert!(moved == candidate || (moved == now && candidate < now));
+        }
+    }
+}

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Decrypts an azs-backup encrypted file (`<source>.tar.zst.enc`) without azs-backup.
+
+An independent implementation of docs/FORMAT.md: Python 3.8+ and the `cryptography` package
+only (python3 -m pip install cryptography). It writes the plaintext, which for a backup
+archive is a zstd-compressed tar stream:
+
+    decrypt_backup.py --key KEY.pem identity.tar.zst.enc -o - | zstd -dc | tar -xf - -C restored/
+    decrypt_backup.py --legacy-key-file key.txt identity.tar.zst.enc -o identity.tar.zst
+    decrypt_backup.py --header identity.tar.zst.enc        # prints the header as JSON, no key
+
+--key takes a PEM file holding an RSA private key ("PRIVATE KEY", "RSA PRIVATE KEY" or
+"ENCRYPTED PRIVATE KEY", optionally with its CERTIFICATE, as `azs-backup new-cert` writes it)
+or a PKCS#12 file (.pfx/.p12). A password comes from AZS_BACKUP_KEY_PASSWORD, else from a
+prompt (only when the file needs one).
+
+Every chunk is authenticated before its plaintext is written. With -o FILE the output is
+written to FILE.partial and renamed to FILE only when the whole file authenticated; with -o -
+plaintext goes to stdout as it authenticates, so a consumer must discard it when the exit
+status is not 0. Exit status: 0 decrypted; 1 the file is damaged, tampered with, truncated or
+not for this key; 2 usage error.
+"""
+
+import argparse
+import base64
+import getpass
+import hashlib
+import json
+import os
+import re
+import struct
+import sys
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import pkcs12
+except ImportError:  # pragma: no cover - reported to the user
+    sys.stderr.write(
+        "decrypt_backup.py needs the Python package 'cryptography': "
+        "python3 -m pip install cryptography\n"
+    )
+    sys.exit(2)
+
+MAGIC = b"AZSBKENC"
+VERSION = 1
+KIND_CERTIFICATE = 1
+KIND_LEGACY_KEY = 2
+CHUNK_LOG2 = 16
+CHUNK = 1 << CHUNK_LOG2  # plaintext bytes per chunk
+TAG = 16  # AES-GCM tag bytes per chunk
+NONCE_PREFIX = 7
+HKDF_INFO_LEGACY = b"azs-backup v1 legacy key wrap"
+LEGACY_WRAP_AAD = b"azs-backup v1 legacy wrap"
+KEY_ID_DOMAIN = b"azs-backup v1 key id"
+
+
+class FormatError(Exception):
+    """The file is not a valid encrypted file for the key given."""
+
+
+def read_full(f, n):
+    """Reads up to n bytes, fewer only at the end of the file."""
+    parts = []
+    while n > 0:
+        b = f.read(n)
+        if not b:
+            break
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts)
+
+
+def read_exact(f, n, what):
+    b = read_full(f, n)
+    if len(b) != n:
+        raise FormatError("file is truncated (it ends inside the %s)" % what)
+    return b
+
+
+def read_header(f):
+    """Parses the header; returns (fields, raw header bytes)."""
+    fixed = read_exact(f, 14, "header")
+    if fixed[:8] != MAGIC:
+        raise FormatError("not an azs-backup encrypted file (bad magic)")
+    version, kind, chunk_log2, reserved, id_len = struct.unpack(">BBBBH", fixed[8:])
+    if version != VERSION:
+        raise FormatError("unsupported format version %d" % version)
+    if kind not in (KIND_CERTIFICATE, KIND_LEGACY_KEY):
+        raise FormatError("unknown recipient kind %d" % kind)
+    if chunk_log2 != CHUNK_LOG2 or reserved != 0:
+        raise FormatError("unsupported chunk size or flags")
+    if not 1 <= id_len <= 256:
+        raise FormatError("recipient id length out of range")
+    rid = read_exact(f, id_len + 2, "header")
+    (wrap_len,) = struct.unpack(">H", rid[id_len:])
+    if not 1 <= wrap_len <= 4096:
+        raise FormatError("wrapped key length out of range")
+    try:
+        recipient_id = rid[:id_len].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("recipient id is not UTF-8")
+    rest = read_exact(f, wrap_len + NONCE_PREFIX, "header")
+    raw = fixed + rid + rest
+    return (
+        {
+            "kind": kind,
+            "recipient_id": recipient_id,
+            "wrapped_key": rest[:wrap_len],
+            "nonce_prefix": rest[wrap_len:],
+        },
+        raw,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+def legacy_key_bytes(text):
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (ValueError, TypeError):
+        raise FormatError("the legacy key is not base64")
+    if len(key) < 32:
+        raise FormatError("the legacy key decodes to fewer than 32 bytes")
+    return key
+
+
+def legacy_key_id(key):
+    return "key:" + hashlib.sha256(KEY_ID_DOMAIN + key).hexdigest()[:16]
+
+
+def legacy_unwrap(key, wrapped):
+    if len(wrapped) != 16 + 32 + TAG:
+        raise FormatError("the wrapped key has the wrong length for a legacy key")
+    kek = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=wrapped[:16], info=HKDF_INFO_LEGACY
+    ).derive(key)
+    try:
+        return AESGCM(kek).decrypt(b"\0" * 12, wrapped[16:], LEGACY_WRAP_AAD)
+    except InvalidTag:
+        raise FormatError("the legacy key given cannot unwrap the file key")
+
+
+PEM_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)-----END \1-----", re.DOTALL
+)
+
+
+def password_bytes(prompt):
+    p = os.environ.get("AZS_BACKUP_KEY_PASSWORD")
+    if p is None:
+        if not sys.stdin.isatty():
+            raise FormatError(
+                "the key file needs a password: set AZS_BACKUP_KEY_PASSWORD"
+            )
+        p = getpass.getpass(prompt)
+    return p.encode("utf-8")
+
+
+def load_rsa_key(path):
+    """Returns (private key, SHA-1 thumbprint of its certificate or None)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    blocks = [(m.group(1).decode(), m.group(0)) for m in PEM_BLOCK.finditer(data)]
+    thumbprint = None
+    if blocks:
+        keys = [(label, b) for label, b in blocks if label.endswith("PRIVATE KEY")]
+        if not keys:
+            raise FormatError("%s holds no PEM private key" % path)
+        label, pem = keys[0]
+        password = None
+        if label == "ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in pem:
+            password = password_bytes("password of %s: " % path)
+        try:
+            key = serialization.load_pem_private_key(pem, password=password)
+        except (ValueError, TypeError) as e:
+            raise FormatError("%s: cannot read the private key (%s)" % (path, e))
+        certs = [b for label, b in blocks if label in ("CERTIFICATE", "X509 CERTIFICATE")]
+        if certs:
+            der = x509.load_pem_x509_certificate(certs[0]).public_bytes(
+                serialization.Encoding.DER
+            )
+            thumbprint = hashlib.sha1(der).hexdigest().upper()
+    else:
+        # PKCS#12 / PFX: try the empty password first, as azs-backup does.
+        try:
+            key, cert, _ = pkcs12.load_key_and_certificates(data, b"")
+        except ValueError:
+            try:
+                key, cert, _ = pkcs12.load_key_and_certificates(
+                    data, password_bytes("password of %s: " % path)
+                )
+            except ValueError as e:
+                raise FormatError(
+                    "%s is neither a PEM private key nor a PKCS#12 file that opens with "
+                    "this password (%s)" % (path, e)
+                )
+        if key is None:
+            raise FormatError("%s holds no private key" % path)
+        if cert is not None:
+            thumbprint = hashlib.sha1(
+                cert.public_bytes(serialization.Encoding.DER)
+            ).hexdigest().upper()
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise FormatError("%s does not hold an RSA private key" % path)
+    return key, thumbprint
+
+
+def rsa_unwrap(key, wrapped):
+    try:
+        file_key = key.decrypt(
+            wrapped,
+            padding.OAEP(
+                mgf=padding.MGF1(algorithm=hashes.SHA256()),
+                algorithm=hashes.SHA256(),
+                label=None,
+            ),
+        )
+    except ValueError:
+        raise FormatError("the private key given cannot unwrap the file key")
+    return file_key
+
+
+def unwrap_file_key(header, args):
+    """The 32-byte file key, or FormatError naming what is needed."""
+    needed = header["recipient_id"]
+    if header["kind"] == KIND_CERTIFICATE:
+        if not args.key:
+            raise FormatError(
+                "file is encrypted for certificate %s: give its private key with --key" % needed
+            )
+        key, thumbprint = load_rsa_key(args.key)
+        if thumbprint is not None and thumbprint.lower() != needed.lower():
+            raise FormatError(
+                "file is encrypted for certificate %s; the key given is for certificate %s"
+                % (needed, thumbprint)
+            )
+        file_key = rsa_unwrap(key, header["wrapped_key"])
+    else:
+        if args.legacy_key_file:
+            with open(args.legacy_key_file, "r", encoding="utf-8") as f:
+                text = f.read()
+        elif args.legacy_key is not None:
+            text = args.legacy_key
+        else:
+            raise FormatError(
+                "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed
+            )
+        key = legacy_key_bytes(text)
+        given = legacy_key_id(key)
+        if given.lower() != needed.lower():
+            raise FormatError(
+                "file is encrypted for encryption key %s; the key given is %s" % (needed, given)
+            )
+        file_key = legacy_unwrap(key, header["wrapped_key"])
+    if len(file_key) != 32:
+        raise FormatError("the unwrapped file key is not 32 bytes")
+    return file_key
+
+
+# ---------------------------------------------------------------------------------------------
+# STREAM
+
+
+def decrypt_chunks(f, file_key, nonce_prefix, aad):
+    """Yields the plaintext of each chunk after it authenticates."""
+    gcm = AESGCM(file_key)
+    record = CHUNK + TAG
+    counter = 0
+    buf = read_full(f, record + 1)
+    while True:
+        # A full record followed by at least one more byte is not the last chunk; whatever
+        # remains at the end of the file is the last chunk.
+        last = len(buf) <= record
+        if len(buf) < TAG:
+            raise FormatError("file is truncated (it ends inside the header or a chunk)")
+        ct = buf if last else buf[:record]
+        if counter > 0xFFFFFFFF:
+            raise FormatError("too many chunks")
+        nonce = nonce_prefix + struct.pack(">I", counter) + (b"\x01" if last else b"\x00")
+        try:
+            plain = gcm.decrypt(nonce, ct, aad)
+        except InvalidTag:
+            raise FormatError(
+                "authentication failed at chunk %d: the data was changed, truncated or "
+                "reordered" % counter
+            )
+        yield plain
+        if last:
+            return
+        counter += 1
+        buf = buf[record:]
+        buf += read_full(f, record + 1 - len(buf))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="Decrypts an azs-backup encrypted file (docs/FORMAT.md) without azs-backup."
+    )
+    p.add_argument("archive", help="the encrypted file (<source>.tar.zst.enc)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--key", help="RSA private key: PEM (PKCS#8 or PKCS#1) or .pfx/.p12")
+    g.add_argument("--legacy-key-file", help="file holding the legacy base64 encryption key")
+    g.add_argument("--legacy-key", help="the legacy base64 encryption key itself")
+    g.add_argument("--header", action="store_true", help="print the header as JSON and exit")
+    p.add_argument("-o", "--output", help="where the plaintext goes ('-' for stdout)")
+    args = p.parse_args(argv)
+    if not args.header and not args.output:
+        p.error("give -o FILE (or -o - for stdout), or --header")
+
+    out = None
+    partial = None
+    try:
+        with open(args.archive, "rb") as f:
+            header, raw = read_header(f)
+            if args.header:
+                json.dump(
+                    {
+                        "version": VERSION,
+                        "kind": header["kind"],
+                        "recipientId": header["recipient_id"],
+                        "wrappedKeyLen": len(header["wrapped_key"]),
+                        "noncePrefix": header["nonce_prefix"].hex(),
+                        "headerLen": len(raw),
+                        "headerSha256": hashlib.sha256(raw).hexdigest(),
+                    },
+                    sys.stdout,
+                )
+                sys.stdout.write("\n")
+                return 0
+            file_key = unwrap_file_key(header, args)
+            aad = hashlib.sha256(raw).digest()
+            if args.output == "-":
+                out = sys.stdout.buffer
+            else:
+                out = open(args.output + ".partial", "wb")
+                partial = args.output + ".partial"
+            for plain in decrypt_chunks(f, file_key, header["nonce_prefix"], aad):
+                out.write(plain)
+            out.flush()
+        if partial is not None:
+            out.close()
+            os.replace(partial, args.output)
+            partial = None
+        return 0
+    except FormatError as e:
+        sys.stderr.write("decrypt_backup.py: %s: %s\n" % (args.archive, e))
+        return 1
+    except OSError as e:
+        sys.stderr.write("decrypt_backup.py: %s\n" % e)
+        return 1
+    finally:
+        if partial is not None:
+            out.close()
+            os.unlink(partial)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
