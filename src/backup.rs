@@ -356,7 +356,26 @@ pub fn start(
 ) -> Result<Manifest> {
     let now = crate::clock::now()?;
     let recipient = loaded.recipient()?;
-    let target = crate::target::open(&loaded.settings.target()?, Some(&loaded.credentials()))?;
+    let target = match crate::target::open(&loaded.settings.target()?, Some(&loaded.credentials()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            // `status` must show that this attempt failed, not the run before it.
+            let e = Error::from(e);
+            crate::state::State::update(&loaded.paths.state, |state| {
+                state.record_backup(crate::state::LastBackup {
+                    backup_id: String::new(),
+                    time: now,
+                    status: Status::Failed.to_string(),
+                    trigger,
+                    error: Some(e.to_string()),
+                    size_in_bytes: 0,
+                });
+                Ok(())
+            })?;
+            return Err(e);
+        }
+    };
     // One run at a time per target (SPEC §4): fails with `Error::Locked` naming the running one.
     let mut lock = crate::lock::acquire(
         &loaded.paths.lock,

@@ -65,6 +65,16 @@ pub fn restore(
         }
         None => m.role_status.iter().collect(),
     };
+    // Prove the key unwraps a file key before anything is created on disk.
+    if let Some(file) = roles
+        .iter()
+        .filter(|r| r.status != Status::Failed)
+        .find_map(|r| r.file_name.as_deref())
+    {
+        let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
+        Decryptor::new(req.target.open(&path)?, req.identity)
+            .map_err(|e| Error::from_data_io(file.to_string(), e))?;
+    }
     prepare_destination(req.to, req.force)?;
     let mut out = Vec::new();
     for role in roles {

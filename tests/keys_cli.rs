@@ -173,7 +173,10 @@ fn rotation_keeps_old_backups_on_their_certificate() {
             stderr(&out)
         );
     }
-    assert!(!w.path("wrong/identity").exists());
+    assert!(
+        !w.path("wrong").exists(),
+        "a restore that failed on the key created its destination"
+    );
     // ... and still decrypts its own backup.
     let ok = restore(&w, &a, &bare1, "ra1");
     assert_eq!(code(&ok), 0, "{}", stderr(&ok));

@@ -28,25 +28,11 @@ fn rfc(t: DateTime<Utc>) -> String {
 }
 
 fn world() -> World {
-    let w = World::new();
-    let (cer, _) = w.new_cert("lock", None);
-    w.write("src/identity/users.db", b"alice\nbob\n");
-    w.cmd()
-        .env(NOW, at(0))
-        .args(["configure", "--path"])
-        .arg(w.path("backups"))
-        .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "identity=src/identity"])
-        .write_stdin("share-secret\n")
-        .assert()
-        .success();
-    w
+    common::identity_world("lock", &at(0))
 }
 
 fn run(w: &World, now: &str, args: &[&str]) -> Output {
-    w.cmd().env(NOW, now).args(args).output().unwrap()
+    common::run_at(w, now, args)
 }
 
 fn stderr(o: &Output) -> String {

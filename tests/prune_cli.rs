@@ -9,8 +9,6 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Output;
 
-const NOW: &str = "AZS_BACKUP_NOW";
-
 /// "Now" of these tests.
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
@@ -28,25 +26,11 @@ fn days_ago(d: i64) -> String {
 
 /// A configured world (retention 7 days, configured 30 days ago).
 fn world() -> World {
-    let w = World::new();
-    let (cer, _) = w.new_cert("prune", None);
-    w.write("src/identity/users.db", b"alice\nbob\n");
-    w.cmd()
-        .env(NOW, days_ago(30))
-        .args(["configure", "--path"])
-        .arg(w.path("backups"))
-        .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "identity=src/identity"])
-        .write_stdin("share-secret\n")
-        .assert()
-        .success();
-    w
+    common::identity_world("prune", &days_ago(30))
 }
 
-fn run(w: &World, at: &str, args: &[&str]) -> Output {
-    w.cmd().env(NOW, at).args(args).output().unwrap()
+fn run(w: &World, now: &str, args: &[&str]) -> Output {
+    common::run_at(w, now, args)
 }
 
 fn json(w: &World, at: &str, args: &[&str]) -> Value {

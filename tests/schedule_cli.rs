@@ -9,8 +9,6 @@ use common::{code, World};
 use serde_json::Value;
 use std::process::Output;
 
-const NOW: &str = "AZS_BACKUP_NOW";
-
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .unwrap()
@@ -34,25 +32,11 @@ fn time(v: &Value) -> DateTime<Utc> {
 
 /// A configured world (at T0): one source, a local target.
 fn world() -> World {
-    let w = World::new();
-    let (cer, _) = w.new_cert("sched", None);
-    w.write("src/identity/users.db", b"alice\nbob\n");
-    w.cmd()
-        .env(NOW, at(0, 0))
-        .args(["configure", "--path"])
-        .arg(w.path("backups"))
-        .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "identity=src/identity"])
-        .write_stdin("share-secret\n")
-        .assert()
-        .success();
-    w
+    common::identity_world("sched", &at(0, 0))
 }
 
 fn run(w: &World, now: &str, args: &[&str]) -> Output {
-    w.cmd().env(NOW, now).args(args).output().unwrap()
+    common::run_at(w, now, args)
 }
 
 fn ok(w: &World, now: &str, args: &[&str]) -> Output {

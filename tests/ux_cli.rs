@@ -234,6 +234,11 @@ fn status_check_reports_each_health_condition() {
     // The target is gone.
     fs::rename(w.path("backups"), w.path("backups-away")).unwrap();
     assert!(check_codes(&w).contains(&"targetUnreachable".to_string()));
+    // A backup attempted now fails with the target exit code and is recorded as failed.
+    let out = w.cmd().arg("start-backup").output().unwrap();
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let codes = check_codes(&w);
+    assert!(codes.contains(&"lastBackupFailed".to_string()), "{codes:?}");
     fs::rename(w.path("backups-away"), w.path("backups")).unwrap();
     // A source failed: the last backup is not Succeeded.
     fs::rename(w.path("src"), w.path("src-away")).unwrap();

@@ -1,6 +1,7 @@
 //! The scheduler and retention commands: `enable-auto`, `disable-auto`, `tick`, `prune`.
 
 use super::args::{self, PruneOperation};
+use super::commands::{load, open_target};
 use super::exit;
 use super::progress::BackupProgress;
 use super::Out;
@@ -10,25 +11,11 @@ use azs_backup::clock;
 use azs_backup::lock::{self, Operation};
 use azs_backup::retention::{self, PruneReport};
 use azs_backup::schedule::{self, TickReport};
-use azs_backup::settings::{Loaded, SettingsPaths};
+use azs_backup::settings::SettingsPaths;
 use azs_backup::status::{human_bytes, JSON_SCHEMA_VERSION};
-use azs_backup::target::{self, Target};
 use azs_backup::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-fn load(paths: &SettingsPaths, out: &Out) -> Result<Loaded> {
-    let loaded = Loaded::load(paths)?;
-    out.step(format!("settings from {}", paths.settings.display()));
-    Ok(loaded)
-}
-
-fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Target>> {
-    let spec = loaded.settings.target()?;
-    out.step(format!("opening target {}", loaded.settings.path));
-    // As a library error, so that the exit code says "target" (4).
-    Ok(target::open(&spec, Some(&loaded.credentials())).map_err(Error::from)?)
-}
 
 fn time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())

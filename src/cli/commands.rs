@@ -64,16 +64,19 @@ pub fn run(cli: Cli, out: &Out) -> Result<i32> {
     }
 }
 
-fn load(paths: &SettingsPaths, out: &Out) -> Result<Loaded> {
+/// Loads the settings (one `--verbose` step line).
+pub(super) fn load(paths: &SettingsPaths, out: &Out) -> Result<Loaded> {
     let loaded = Loaded::load(paths)?;
     out.step(format!("settings from {}", paths.settings.display()));
     Ok(loaded)
 }
 
-fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Target>> {
+/// Opens the settings' target (one `--verbose` step line).
+pub(super) fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Target>> {
     let spec = loaded.settings.target()?;
     out.step(format!("opening target {}", loaded.settings.path));
-    Ok(target::open(&spec, Some(&loaded.credentials()))?)
+    // As a library error, so that the exit code says "target" (4).
+    Ok(target::open(&spec, Some(&loaded.credentials())).map_err(Error::from)?)
 }
 
 /// The target for commands that read backups: `--from`, else the settings' target.
@@ -212,6 +215,14 @@ fn render_settings(v: &SettingsView) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("  {k:<30}{v}\n"));
     line("path", v.path.clone());
+    line(
+        "encryptionMode",
+        if v.encryption_mode == "key" {
+            "legacy encryption key (backward-compatibility mode)".into()
+        } else {
+            "certificate".into()
+        },
+    );
     line("userName", v.user_name.clone());
     line("password", "(stored, not shown)".into());
     line(
@@ -274,6 +285,12 @@ fn cmd_status(paths: &SettingsPaths, a: args::StatusArgs, out: &Out) -> Result<i
         "  lastSuccessfulBackupTime     {}",
         t(report.last_successful_backup_time)
     ));
+    if let Some(skipped) = report.last_skipped_time {
+        out.say(format!(
+            "  lastSkippedTime              {} (another backup was running)",
+            skipped.to_rfc3339()
+        ));
+    }
     out.say(format!(
         "  availableCapacity            {}",
         match (report.available_capacity, report.total_capacity) {

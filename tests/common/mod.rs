@@ -125,3 +125,32 @@ impl World {
 pub fn code(out: &std::process::Output) -> i32 {
     out.status.code().expect("exited normally")
 }
+
+/// A world configured at time `now` (`AZS_BACKUP_NOW`) with a local target and one source,
+/// `identity` (`src/identity/users.db`), for the schedule, prune and lock tests.
+pub fn identity_world(cert_name: &str, now: &str) -> World {
+    let w = World::new();
+    let (cer, _) = w.new_cert(cert_name, None);
+    w.write("src/identity/users.db", b"alice\nbob\n");
+    w.cmd()
+        .env("AZS_BACKUP_NOW", now)
+        .args(["configure", "--path"])
+        .arg(w.path("backups"))
+        .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
+        .arg("--encryption-cert-path")
+        .arg(&cer)
+        .args(["--source", "identity=src/identity"])
+        .write_stdin("share-secret\n")
+        .assert()
+        .success();
+    w
+}
+
+/// Runs the binary in `w` at time `now`.
+pub fn run_at(w: &World, now: &str, args: &[&str]) -> std::process::Output {
+    w.cmd()
+        .env("AZS_BACKUP_NOW", now)
+        .args(args)
+        .output()
+        .unwrap()
+}
