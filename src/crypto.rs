@@ -709,6 +709,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// No input makes the reader panic: garbage, or a valid file cut and flipped anywhere.
+        #[test]
+        fn arbitrary_input_never_panics(
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            cut in 0usize..200_000,
+            flip in 0usize..200_000,
+        ) {
+            let k = LegacyKey::parse("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ekFCQ0RFRkdISUpL").unwrap();
+            let id = Identity::LegacyKey(k.clone());
+            let _ = decrypt(&id, &garbage);
+            let mut prefixed = MAGIC.to_vec();
+            prefixed.extend_from_slice(&garbage);
+            let _ = decrypt(&id, &prefixed);
+            let mut ct = encrypt(&Recipient::LegacyKey(k), &vec![3u8; 3 * CHUNK]);
+            let len = ct.len();
+            ct[flip % len] ^= 0x10;
+            ct.truncate(cut % (len + 1));
+            proptest::prop_assert!(decrypt(&id, &ct).is_err());
+        }
+    }
+
     #[test]
     fn generated_keys_have_the_cmdlet_shape() {
         let a = LegacyKey::generate_text();

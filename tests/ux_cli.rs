@@ -315,3 +315,119 @@ fn every_subcommand_help_names_what_it_mirrors_and_shows_an_example() {
         }
     }
 }
+
+#[test]
+fn scheduler_key_and_cleanup_commands_are_quiet_and_speak_json() {
+    let (w, _) = configured(1);
+    let quiet = |args: &[&str], now: Option<&str>| {
+        let mut c = w.cmd();
+        if let Some(now) = now {
+            c.env("AZS_BACKUP_NOW", now);
+        }
+        let out = c.args(args).arg("--quiet").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?} stdout: {:?}", out.stdout);
+        assert!(out.stderr.is_empty(), "{args:?} stderr: {:?}", out.stderr);
+    };
+    let json_at = |args: &[&str], now: &str| -> serde_json::Value {
+        let out = w
+            .cmd()
+            .env("AZS_BACKUP_NOW", now)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+    };
+    let now = chrono::Utc::now();
+    let at = |h: i64| (now + chrono::Duration::hours(h)).to_rfc3339();
+
+    quiet(&["disable-auto"], None);
+    let d = w.json(&["disable-auto"]);
+    has(
+        &d,
+        &["changed", "isBackupSchedulerEnabled", "nextBackupTime"],
+    );
+    assert_eq!(d["changed"], false);
+    assert_eq!(d["isBackupSchedulerEnabled"], false);
+    quiet(&["enable-auto"], None);
+    let e = w.json(&["enable-auto"]);
+    assert_eq!(e["isBackupSchedulerEnabled"], true);
+
+    // Not due: a quiet tick prints nothing; a due one runs and reports it.
+    quiet(&["tick"], Some(&at(1)));
+    let idle = json_at(&["tick"], &at(1));
+    has(&idle, &["ran", "reason", "nextBackupTime"]);
+    assert_eq!(idle["ran"], false);
+    let ran = json_at(&["tick"], &at(13));
+    assert_eq!(ran["ran"], true, "{ran}");
+    has(&ran, &["backup", "prune", "nextBackupTime"]);
+    has(&ran["backup"], &["backupId", "status", "roleStatus"]);
+    quiet(&["tick"], Some(&at(26)));
+
+    quiet(&["prune"], Some(&at(27)));
+    let p = json_at(&["prune", "--dry-run"], &at(27));
+    has(
+        &p,
+        &[
+            "dryRun",
+            "backupRetentionPeriodInDays",
+            "cutoff",
+            "deleted",
+            "wouldDelete",
+            "keptNewest",
+            "keptBackups",
+        ],
+    );
+    assert_eq!(p["dryRun"], true);
+
+    let out = bin()
+        .args([
+            "new-cert",
+            "--dns-name",
+            "next.contoso.com",
+            "--no-pfx",
+            "--quiet",
+            "--out-dir",
+        ])
+        .arg(w.path("certs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let next = w.path("certs/next.contoso.com.cer");
+    quiet(
+        &[
+            "rotate-cert",
+            "--encryption-cert-path",
+            next.to_str().unwrap(),
+        ],
+        None,
+    );
+    let r = w.json(&[
+        "rotate-cert",
+        "--encryption-cert-path",
+        next.to_str().unwrap(),
+    ]);
+    has(
+        &r,
+        &[
+            "changed",
+            "encryptionCertThumbprint",
+            "previousEncryptionCertThumbprint",
+        ],
+    );
+    assert_eq!(r["changed"], false);
+
+    quiet(&["clear", "--yes"], None);
+    assert!(!w.config().exists());
+}
