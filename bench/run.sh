@@ -12,6 +12,8 @@
 #   AZS_BENCH_BIG     N_LARGE of the larger data set for the memory-bound check (default 5;
 #                     0 skips the check)
 #   AZS_BENCH_KEEP    1: keep the outputs of the last runs (default: deleted at the end)
+#   AZS_BENCH_RESTORE_DIR  restore to DIR/azs-bench-restore on disk (default: a 3 GiB tmpfs)
+#   AZS_BENCH_QUIET_WAIT   seconds to wait before each run for idle CPUs (default 600)
 #
 # Needs root (Samba server, apt-get); installs what is missing on Debian: age, zstd, samba,
 # smbclient, time, pkg-config, libsmbclient-dev. Writes WORKDIR/results.md and prints the table.
@@ -69,7 +71,7 @@ chmod 0755 "$WORK"
 GEN=$(cd "$(dirname "$GEN")" && pwd)/$(basename "$GEN")
 
 # --- 2. data sets ---------------------------------------------------------------------------
-# The digest of gen_data.py: sha256 over (relative path, NUL, sha256 of contents), sorted walk.
+# The digest gen_data.py prints: sha256 over (relative path, NUL, sha256 of contents), sorted walk.
 digest_of() {
     python3 - "$1" <<'EOF'
 import hashlib, os, sys
@@ -98,7 +100,10 @@ ensure_data() {
         fi
         log "$dir does not match its digest: generating it again"
     fi
-    rm -rf "$dir" "$dir.digest"
+    if [ -e "$dir" ]; then
+        rm -rf "$dir" "$dir.digest"
+        date +%s >"$WORK/trash.deleted" # many files deleted: see settle below
+    fi
     log "generating $dir: python3 $GEN $dir $SEED $n (takes a while)"
     local line
     line=$(python3 "$GEN" "$dir" "$SEED" "$n")
@@ -117,16 +122,64 @@ if [ "$BIG_N" -gt 0 ]; then
     BIG_BYTES=$(data_bytes "$BIG")
 fi
 df -h "$WORK" >&2
+# Outputs: the backups and the .age file (~0.75 GiB each, one at a time), the larger backup
+# (~1.3 GiB) and, when restoring to disk, four restored trees (~1.1 GiB each, kept until the end).
+avail_kib=$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')
+[ "$avail_kib" -ge $((8 * 1024 * 1024)) ] ||
+    die "less than 8 GiB free in $WORK for the outputs ($((avail_kib / 1024)) MiB)"
 
 # --- 3. Samba server and isolated client config ---------------------------------------------
 SMB=$WORK/smb
 OUT=$WORK/out
 ISO_HOME=$WORK/home
 T=$WORK/times
-rm -rf "$OUT" "$ISO_HOME" "$T" "$WORK/cfg-local" "$WORK/cfg-smb" "$WORK/cert"
+TRASH=$WORK/trash
+
+# Restores go to a tmpfs (WORKDIR/restore, 3 GiB) unless AZS_BENCH_RESTORE_DIR names a directory
+# on disk. Why: on ext4 without a journal (this benchmark's VM) the kernel avoids reusing an inode
+# freed less than 60 s ago, or 360 s when its inode-table block is dirty, which it is as soon as
+# a neighbour inode is allocated; every allocation then scans past the freed inodes
+# (find_inode_bit -> recently_deleted -> sb_find_get_block in fs/ext4/ialloc.c). Extracting
+# 20,000 files within minutes of deleting 20,000 others ran 3 to 6 times slower, all in the
+# kernel, whichever tool extracted. On disk, trees of many files are therefore moved to
+# WORKDIR/trash during the run and deleted at exit, and each restore first waits until 6 minutes
+# have passed since the last such deletion (WORKDIR/trash.deleted).
+trash() {
+    local p
+    for p; do
+        [ -e "$p" ] && mv "$p" "$TRASH/$(date +%s%N)"
+    done
+    return 0
+}
+empty_trash() {
+    local n
+    n=$(find "$TRASH" -mindepth 1 2>/dev/null | head -n 1001 | wc -l)
+    if [ "$n" -gt 0 ]; then
+        rm -rf "${TRASH:?}"/*
+        # Only deleting many files matters (a few backups' files do not).
+        [ "$n" -le 1000 ] || date +%s >"$WORK/trash.deleted"
+    fi
+}
+settle() {
+    [ "$RESTORE_ON" = disk ] || return 0
+    local last wait
+    last=$(cat "$WORK/trash.deleted" 2>/dev/null || echo 0)
+    wait=$((last + 365 - $(date +%s)))
+    if [ "$wait" -gt 0 ]; then
+        log "waiting ${wait}s before restoring to disk: many files were deleted less than 6 minutes ago (see recently_deleted in bench/run.sh)"
+        sleep "$wait"
+    fi
+}
+# A restored tree is done with: deleted at once on tmpfs, moved to the trash on disk.
+done_with() {
+    if [ "$RESTORE_ON" = tmpfs ]; then rm -rf "$@"; else trash "$@"; fi
+}
+
+mkdir -p "$TRASH"
+trash "$OUT"
+empty_trash
+rm -rf "$ISO_HOME" "$T" "$WORK/cfg-local" "$WORK/cfg-smb" "$WORK/cert"
 mkdir -p "$OUT" "$ISO_HOME/.smb" "$T"
-: >"$ISO_HOME/.smb/smb.conf"
-: >"$WORK/smbclient.conf" # smbclient: library defaults too, not /etc/samba/smb.conf
 
 cleanup() {
     local rc=$?
@@ -134,12 +187,44 @@ cleanup() {
         bash "$REPO/scripts/samba-server.sh" stop "$SMB" >/dev/null 2>&1 || true
     fi
     if [ "$KEEP" != 1 ]; then
-        rm -rf "$OUT" "$SMB/share/backups/bench" 2>/dev/null || true
+        trash "$OUT" "$SMB/share/backups/bench" 2>/dev/null || true
+        [ "${RESTORE_ON:-}" = disk ] && trash "$RESTORE"
+        empty_trash || true
+    fi
+    if [ -n "${MOUNTED_RESTORE:-}" ]; then
+        umount "$RESTORE" 2>/dev/null || umount -l "$RESTORE" 2>/dev/null || true
     fi
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+MOUNTED_RESTORE=
+if [ -n "${AZS_BENCH_RESTORE_DIR:-}" ]; then
+    RESTORE=$AZS_BENCH_RESTORE_DIR/azs-bench-restore
+    RESTORE_ON=disk
+    trash "$RESTORE"
+    empty_trash
+    mkdir -p "$RESTORE"
+else
+    RESTORE=$WORK/restore
+    RESTORE_ON=tmpfs
+    mkdir -p "$RESTORE"
+    if ! mountpoint -q "$RESTORE"; then
+        mount -t tmpfs -o size=3g,mode=0755 azs-bench-restore "$RESTORE" ||
+            die "cannot mount a tmpfs on $RESTORE: set AZS_BENCH_RESTORE_DIR to restore to disk"
+        MOUNTED_RESTORE=1
+    fi
+    rm -rf "${RESTORE:?}"/*
+    # The first extraction into a fresh tmpfs ran 1.5-2.5 times slower (system time: page and
+    # inode allocation) than later ones: copy the data set in and out once, untimed.
+    log "warming up the tmpfs for restores"
+    mkdir "$RESTORE/warm-up"
+    tar -C "$DATA" -cf - . | tar -C "$RESTORE/warm-up" -xf -
+    rm -rf "$RESTORE/warm-up"
+fi
+: >"$ISO_HOME/.smb/smb.conf"
+: >"$WORK/smbclient.conf" # smbclient: library defaults too, not /etc/samba/smb.conf
 
 log "starting Samba: scripts/samba-server.sh start $SMB"
 bash "$REPO/scripts/samba-server.sh" start "$SMB" >&2
@@ -153,13 +238,46 @@ install -d -o "$AZS_TEST_SMB_USER" "$SHARE_DIR/bench"
 azs() { env HOME="$ISO_HOME" "$BIN" "$@"; }
 
 # --- 4. measurement helpers -------------------------------------------------------------------
-# Results: one line per case in $T/results: key|label|seconds|cpu|rss_kib|out_bytes|in_bytes
-sizeof() { du -sb --apparent-size "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+# Results: one tab-separated line per case in $T/results: key label seconds cpu rss_kib out_bytes in_bytes
+# Bytes of the regular files under the paths given.
+sizeof() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+
+# Share of the CPUs busy over one second (from /proc/stat), in percent.
+cpu_busy() {
+    local a b
+    a=$(head -n1 /proc/stat)
+    sleep 1
+    b=$(head -n1 /proc/stat)
+    printf '%s\n%s\n' "$a" "$b" | awk '{idle = $5 + $6; tot = 0; for (i = 2; i <= NF; i++) tot += $i
+        if (NR == 1) { i0 = idle; t0 = tot } else printf "%d\n", 100 * (1 - (idle - i0) / (tot - t0)) }'
+}
+
+# Waits (up to AZS_BENCH_QUIET_WAIT seconds, default 600) until other processes use less than
+# 10 % of the CPUs: the machine may be shared (builds, test suites). Counts runs that started
+# on a busy machine anyway.
+BUSY_RUNS=0
+quiet() {
+    local deadline=$((SECONDS + ${AZS_BENCH_QUIET_WAIT:-600})) busy said=
+    while busy=$(cpu_busy) && [ "$busy" -ge 10 ]; do
+        if [ $SECONDS -ge $deadline ]; then
+            log "the CPUs are still ${busy}% busy: measuring anyway"
+            BUSY_RUNS=$((BUSY_RUNS + 1))
+            return 0
+        fi
+        [ -n "$said" ] || log "the CPUs are ${busy}% busy with other work: waiting for them to calm down"
+        said=1
+        sleep 4
+    done
+}
 
 # timed FILE CMD...: runs CMD under GNU time, the last line of FILE is "wall user sys maxrss".
+# Dirty pages of the previous case are written back first (untimed), so that their writeback
+# does not land in this measurement; the page cache keeps the data set.
 timed() {
     local f=$1
     shift
+    sync
+    quiet
     /usr/bin/time -f "$TIMEFMT" -o "$f" "$@"
 }
 
@@ -172,9 +290,10 @@ record_run() {
 # Best run (least wall time) with the highest peak RSS of all runs, into $T/results.
 summarise() {
     local key=$1 label=$2 in=$3
-    sort -n -k1,1 "$T/$key.runs" | awk -v k="$key" -v l="$label" -v in_b="$in" '
+    sort -n -k1,1 "$T/$key.runs" | L=$label awk -v k="$key" -v in_b="$in" '
+        BEGIN { l = ENVIRON["L"] }
         NR == 1 { w = $1; c = $2; o = $4 } { if ($3 > r) r = $3 }
-        END { printf "%s|%s|%s|%s|%d|%d|%d\n", k, l, w, c, r, o, in_b }' >>"$T/results"
+        END { printf "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", k, l, w, c, r, o, in_b }' >>"$T/results"
 }
 
 warm_up() {
@@ -221,17 +340,19 @@ for i in $(seq "$RUNS"); do
     record_run ev "$T/ev.$i" 0
 done
 summarise ev "e. azs-backup verify --key" "$IN_BYTES"
+settle
 for i in $(seq "$RUNS"); do
-    rm -rf "$OUT/restore"
     log "e. azs-backup restore --key, run $i"
-    timed "$T/er.$i" env HOME="$ISO_HOME" "$BIN" --config "$CFG_L" restore "$LAST_LOCAL_ID" --key "$PEM" --to "$OUT/restore" -q
-    record_run er "$T/er.$i" "$(sizeof "$OUT/restore")"
+    timed "$T/er.$i" env HOME="$ISO_HOME" "$BIN" --config "$CFG_L" restore "$LAST_LOCAL_ID" --key "$PEM" --to "$RESTORE/azs.$i" -q
+    record_run er "$T/er.$i" "$(sizeof "$RESTORE/azs.$i")"
+    if [ "$i" -lt "$RUNS" ]; then done_with "$RESTORE/azs.$i"; fi
 done
 summarise er "e. azs-backup restore --key" "$IN_BYTES"
 log "checking the restored tree against the data set digest"
-[ "$(digest_of "$OUT/restore/data")" = "$(sed -n 's/.*digest=\([0-9a-f]*\).*/\1/p' "$DATA.digest")" ] ||
+[ "$(digest_of "$RESTORE/azs.$RUNS/data")" = "$(sed -n 's/.*digest=\([0-9a-f]*\).*/\1/p' "$DATA.digest")" ] ||
     die "the restored tree differs from the data set"
-rm -rf "$OUT/restore" "$OUT/local/MASBackup/$LAST_LOCAL_ID"
+done_with "$RESTORE/azs.$RUNS"
+rm -rf "$OUT/local/MASBackup/$LAST_LOCAL_ID"
 
 # --- b. azs-backup to the Samba share ----------------------------------------------------------
 LAST_ID=
@@ -245,26 +366,46 @@ done
 summarise b "b. azs-backup → SMB share" "$IN_BYTES"
 rm -rf "$SHARE_DIR/bench/MASBackup/$LAST_ID"
 
-# --- c. tar | zstd | age, and d. + smbclient put -------------------------------------------------
-# Each stage has its own GNU time; the peak RSS of the pipeline is reported as the sum of the
-# stages' peaks (an upper bound: they run at the same time).
-AGE_OUT=$OUT/out.tar.zst.age
+# --- c. tar | zstd | age, d. + smbclient put, and the same pipeline backwards ------------------
+# timed_pipe FILE STAGE...: runs STAGE1 | STAGE2 | ... (bash snippets; they see exported
+# variables) with GNU time around each stage and around the whole. FILE.sum gets
+# "wall user sys rss": wall and CPU of the whole, and as peak RSS the sum of the stages' peaks
+# (an upper bound: they run at the same time; GNU time around the whole would report only the
+# largest stage). FILE.stages gets one line per stage.
+timed_pipe() {
+    local f=$1 script='set -euo pipefail; ' n=0 s
+    shift
+    for s in "$@"; do
+        n=$((n + 1))
+        [ $n -gt 1 ] && script+=' | '
+        script+="/usr/bin/time -f '$TIMEFMT' -o '$f.s$n' $s"
+    done
+    timed "$f" bash -c "$script"
+    local rss
+    rss=$(for ((k = 1; k <= n; k++)); do tail -n1 "$f.s$k"; done | awk '{s += $4} END {print s}')
+    tail -n1 "$f" | awk -v r="$rss" '{print $1, $2, $3, r}' >"$f.sum"
+    : >"$f.stages"
+    for ((k = 1; k <= n; k++)); do
+        s=${!k}
+        tail -n1 "$f.s$k" | awk -v s="${s%% *}" '{printf "%-6s wall %5.2f s  user %5.2f s  sys %5.2f s  peak RSS %6.1f MiB\n", s, $1, $2, $3, $4 / 1024}' >>"$f.stages"
+    done
+}
+
+export DATA AGE_RECIPIENT WORK
+export AGE_OUT=$OUT/out.tar.zst.age AGE_KEY=$WORK/age.key
 for i in $(seq "$RUNS"); do
     rm -f "$AGE_OUT"
     log "c. tar | zstd -3 -T0 | age, run $i"
-    timed "$T/c.$i" bash -c '
-        set -euo pipefail
-        /usr/bin/time -f "$5" -o "$4.tar" tar -C "$1" -cf - . |
-            /usr/bin/time -f "$5" -o "$4.zstd" zstd -3 -T0 -q |
-            /usr/bin/time -f "$5" -o "$4.age" age -r "$2" >"$3"' \
-        _ "$DATA" "$AGE_RECIPIENT" "$AGE_OUT" "$T/c.$i" "$TIMEFMT"
-    rss=$(cat "$T/c.$i".{tar,zstd,age} | awk 'NF == 4 {s += $4} END {print s}')
-    # The outer time's RSS is that of the largest stage: replace it with the sum.
-    tail -n1 "$T/c.$i" | awk -v r="$rss" '{print $1, $2, $3, r}' >"$T/c.$i.sum"
+    timed_pipe "$T/c.$i" 'tar -C "$DATA" -cf - .' 'zstd -3 -T0 -q' 'age -r "$AGE_RECIPIENT" >"$AGE_OUT"'
     record_run c "$T/c.$i.sum" "$(sizeof "$AGE_OUT")"
-    for s in tar zstd age; do
-        tail -n1 "$T/c.$i.$s" | awk -v s="$s" -v i="$i" '{printf "run %s %-4s wall %s user %s sys %s rss %d KiB\n", i, s, $1, $2, $3, $4}' >>"$T/c.stages"
-    done
+    cp "$T/c.$i.stages" "$T/c.stages.$i"
+
+    # The local target of azs-backup fsyncs each archive before renaming it into place: the
+    # same for the pipeline's output, as a separate row.
+    /usr/bin/time -f "$TIMEFMT" -o "$T/cs.$i" sync "$AGE_OUT" # no global sync before it
+    paste -d' ' <(tail -n1 "$T/c.$i.sum") <(tail -n1 "$T/cs.$i") |
+        awk '{printf "%.2f %.2f %.2f %d\n", $1 + $5, $2 + $6, $3 + $7, ($4 > $8 ? $4 : $8)}' >"$T/cs.$i.sum"
+    record_run cs "$T/cs.$i.sum" "$(sizeof "$AGE_OUT")"
 
     log "d. smbclient put, run $i"
     timed "$T/dp.$i" smbclient --configfile="$WORK/smbclient.conf" "//127.0.0.1/backups" \
@@ -279,10 +420,24 @@ for i in $(seq "$RUNS"); do
         awk '{printf "%.2f %.2f %.2f %d\n", $1 + $5, $2 + $6, $3 + $7, ($4 > $8 ? $4 : $8)}' >"$T/d.$i"
     record_run d "$T/d.$i" "$(sizeof "$SHARE_DIR/bench/x")"
     rm -f "$SHARE_DIR/bench/x"
+
+    # References for e.: the pipeline backwards, listing (reads every entry) and extracting.
+    log "e. reference: age -d | zstd -d | tar -t / tar -x, run $i"
+    timed_pipe "$T/cv.$i" 'age -d -i "$AGE_KEY" "$AGE_OUT"' 'zstd -d -q' 'tar -tf - >/dev/null'
+    record_run cv "$T/cv.$i.sum" 0
+    export RESTORE_TAR=$RESTORE/tar.$i
+    mkdir -p "$RESTORE_TAR"
+    settle
+    timed_pipe "$T/cx.$i" 'age -d -i "$AGE_KEY" "$AGE_OUT"' 'zstd -d -q' 'tar -C "$RESTORE_TAR" -xf -'
+    record_run cx "$T/cx.$i.sum" "$(sizeof "$RESTORE_TAR")"
+    done_with "$RESTORE_TAR"
 done
 summarise c "c. tar \| zstd -3 -T0 \| age → local file" "$IN_BYTES"
+summarise cs "c. + \`sync FILE\` (fsync, as the local target does)" "$IN_BYTES"
 summarise d "d. c. + smbclient put (total)" "$IN_BYTES"
-summarise dp "d. smbclient put alone" "$(sizeof "$AGE_OUT")"
+summarise dp "d. smbclient put alone (input: the .age file)" "$(sizeof "$AGE_OUT")"
+summarise cv "e. ref: age -d \| zstd -d \| tar -t" "$IN_BYTES"
+summarise cx "e. ref: age -d \| zstd -d \| tar -x" "$IN_BYTES"
 rm -f "$AGE_OUT"
 
 # --- f. memory bound ------------------------------------------------------------------------------
@@ -310,23 +465,37 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
 {
     echo "| case | input MiB | seconds | MiB/s of input | CPU s (user+sys) | peak RSS MiB | output MiB |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    while IFS='|' read -r key label wall cpu rss out in; do
-        awk -v l="$label" -v w="$wall" -v c="$cpu" -v r="$rss" -v o="$out" -v i="$in" -v k="$key" 'BEGIN {
-            outs = (k == "ev") ? "–" : sprintf("%.0f", o / 1048576)
+    while IFS=$'\t' read -r key label wall cpu rss out in; do
+        L=$label awk -v w="$wall" -v c="$cpu" -v r="$rss" -v o="$out" -v i="$in" -v k="$key" 'BEGIN {
+            l = ENVIRON["L"]; outs = (k == "ev" || k == "cv") ? "–" : sprintf("%.0f", o / 1048576)
             printf "| %s | %.0f | %.1f | %.0f | %.1f | %.1f | %s |\n", l, i / 1048576, w, i / 1048576 / w, c, r / 1024, outs }'
-    done <"$T/results"
+    done < <(for k in a b c cs d dp ev cv er cx f; do awk -F'\t' -v k="$k" '$1 == k' "$T/results"; done)
     echo
     echo "Best of $RUNS runs by wall time (warm page cache); peak RSS is the highest of the runs."
+    [ "$BUSY_RUNS" -eq 0 ] || echo "**$BUSY_RUNS timed runs started while other processes kept the CPUs busy: numbers are pessimistic.**"
+    echo "Restores (e.) write to $([ "$RESTORE_ON" = tmpfs ] && echo "a tmpfs" || echo "$RESTORE, on disk")."
     echo "Data: gen_data.py seed $SEED, $(sed -n 2p "$DATA.digest")."
     if [ "$BIG_N" -gt 0 ]; then
-        a_rss=$(awk -F'|' '$1 == "a" {print $5}' "$T/results")
-        f_rss=$(awk -F'|' '$1 == "f" {print $5}' "$T/results")
+        a_rss=$(awk -F'\t' '$1 == "a" {print $5}' "$T/results")
+        f_rss=$(awk -F'\t' '$1 == "f" {print $5}' "$T/results")
         echo "Memory bound: peak RSS $(mib $((a_rss * 1024))) MiB for $(mib "$IN_BYTES") MiB of data," \
             "$(mib $((f_rss * 1024))) MiB for $(mib "$BIG_BYTES") MiB (N_LARGE=$BIG_N)."
     fi
     echo
-    echo "Pipeline stages of c (GNU time per process):"
+    echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"\
+        "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, kernel $(uname -r);" \
+        "WORKDIR on $(df -hP "$WORK" | awk 'NR == 2 {print $1 ", " $2 " (" $4 " free)"}'), $(findmnt -no FSTYPE -T "$WORK" 2>/dev/null || echo '?')."
+    echo "azs-backup: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)');" \
+        "$(tar --version | head -n1), zstd $(zstd -V | sed -n 's/.*v\([0-9.]*\).*/\1/p'), age $(age --version), smbclient $(smbclient --version | awk '{print $2}')."
     echo
-    sed 's/^/    /' "$T/c.stages"
+    echo "Stages of the best run of c. (GNU time per process):"
+    echo
+    best_c=$(sort -n -k1,1 "$T/c.runs" | head -n1 | cut -d' ' -f1)
+    for i in $(seq "$RUNS"); do
+        if [ "$(tail -n1 "$T/c.$i.sum" | cut -d' ' -f1)" = "$best_c" ]; then
+            sed 's/^/    /' "$T/c.stages.$i"
+            break
+        fi
+    done
 } | tee "$WORK/results.md"
 log "results in $WORK/results.md"

@@ -12,6 +12,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// zstd compression level (3: zstd's default, a good speed/size balance for backups).
 pub const ZSTD_LEVEL: i32 = 3;
+/// At most this many zstd compression threads.
+pub const ZSTD_MAX_WORKERS: u32 = 4;
 
 /// What packing a source did.
 #[derive(Debug, Default, Clone)]
@@ -38,11 +40,13 @@ pub fn pack<W: Write>(dir: &Path, out: W, progress: &mut dyn FnMut(u64)) -> Resu
     }
     let mut enc = zstd::Encoder::new(out, ZSTD_LEVEL)
         .map_err(|e| Error::io("starting zstd".to_string(), e))?;
-    // Use the available cores for compression; ignore when the library lacks threads.
+    // Compress on up to ZSTD_MAX_WORKERS cores. Each worker holds its own window and buffers
+    // (about 40 MiB at level 3), so the cap keeps memory bounded on large machines too.
     let _ = enc.multithread(
         std::thread::available_parallelism()
             .map(|n| n.get() as u32)
-            .unwrap_or(1),
+            .unwrap_or(1)
+            .min(ZSTD_MAX_WORKERS),
     );
     let mut builder = tar::Builder::new(enc);
     builder.follow_symlinks(false);

@@ -453,35 +453,67 @@ fn mismatched_password_confirmation_is_refused_on_a_terminal() {
         cer.display(),
         src.parent().unwrap().display()
     );
-    let run = |input: &str| {
-        let mut c = StdCommand::new("script");
-        c.args(["-qec", &cmdline, "/dev/null"])
+    // Answers each prompt once it has appeared on the terminal (and echo is off).
+    let run = |answers: [&str; 2]| {
+        use std::io::{Read, Write};
+        use std::sync::{Arc, Mutex};
+        let mut child = StdCommand::new("script")
+            .args(["-qec", &cmdline, "/dev/null"])
             .env_remove("AZS_BACKUP_PASSWORD")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        use std::io::Write;
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = {
+            let screen = screen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    screen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
         let mut stdin = child.stdin.take().unwrap();
-        // Type slowly enough for each prompt to have switched off echo.
-        for line in input.lines() {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        for (prompt, answer) in ["Share password:", "Confirm Share password:"]
+            .iter()
+            .zip(answers)
+        {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !String::from_utf8_lossy(&screen.lock().unwrap()).contains(prompt) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no prompt {prompt:?}: {}",
+                    String::from_utf8_lossy(&screen.lock().unwrap())
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // The prompt is printed just before echo is switched off.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
         }
         drop(stdin);
-        child.wait_with_output().unwrap()
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let text = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+        (status.code().unwrap(), text)
     };
-    let out = run("first-pass\nsecond-pass\n");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(code(&out), 3, "{text}");
+    let (rc, text) = run(["first-pass", "second-pass"]);
+    assert_eq!(rc, 3, "{text}");
     assert!(text.contains("do not match"), "{text}");
     assert!(
         !text.contains("first-pass") && !text.contains("second-pass"),
         "echoed: {text}"
     );
     assert!(!w.config().exists());
-    let out = run("same-pass\nsame-pass\n");
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let (rc, text) = run(["same-pass", "same-pass"]);
+    assert_eq!(rc, 0, "{text}");
+    assert!(!text.contains("same-pass"), "echoed: {text}");
     let secrets = fs::read_to_string(w.path("settings.secrets.toml")).unwrap();
     assert!(secrets.contains("same-pass"));
 }
