@@ -104,14 +104,14 @@ pub fn restore(
             .tempdir_in(req.to)
             .map_err(|e| Error::io(format!("creating a folder in {}", req.to.display()), e))?;
         let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
-        let mut reader = HashingReader::new(req.target.open(&path)?);
+        let mut on_read = |n: u64| progress(&role.role_name, n);
+        let mut reader = HashingReader::with_progress(req.target.open(&path)?, &mut on_read);
         let mut dec = Decryptor::new(&mut reader, req.identity)
             .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
         let stats = crate::archive::unpack(&mut dec, Some(tmp.path()))?;
         io::copy(&mut dec, &mut io::sink())
             .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
         drop(dec);
-        progress(&role.role_name, reader.bytes);
         let digest = hex::encode(reader.hash.finalize_reset());
         if Some(digest.as_str()) != role.sha256.as_deref() {
             return Err(Error::VerificationFailed(format!(

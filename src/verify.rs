@@ -9,28 +9,47 @@ use crate::target::Target;
 use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 
-/// Reader that hashes and counts what passes through.
-pub struct HashingReader<R> {
+/// Reader that hashes and counts what passes through, and reports the count (every MiB and
+/// at the end) to an optional progress callback.
+pub struct HashingReader<'p, R> {
     pub inner: R,
     pub hash: Sha256,
     pub bytes: u64,
+    on_read: Option<&'p mut dyn FnMut(u64)>,
+    reported: u64,
 }
 
-impl<R: Read> HashingReader<R> {
+impl<'p, R: Read> HashingReader<'p, R> {
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
             hash: Sha256::new(),
             bytes: 0,
+            on_read: None,
+            reported: 0,
+        }
+    }
+
+    /// Like [`HashingReader::new`], reporting the bytes read so far to `on_read`.
+    pub fn with_progress(inner: R, on_read: &'p mut dyn FnMut(u64)) -> Self {
+        HashingReader {
+            on_read: Some(on_read),
+            ..HashingReader::new(inner)
         }
     }
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hash.update(&buf[..n]);
         self.bytes += n as u64;
+        if let Some(f) = self.on_read.as_mut() {
+            if n == 0 || self.bytes - self.reported >= 1 << 20 {
+                self.reported = self.bytes;
+                f(self.bytes);
+            }
+        }
         Ok(n)
     }
 }
@@ -138,7 +157,8 @@ fn verify_file(
             entry.size, role.encrypted_size_in_bytes
         )));
     }
-    let mut reader = HashingReader::new(target.open(&path)?);
+    let mut on_read = |n: u64| progress(&role.role_name, n);
+    let mut reader = HashingReader::with_progress(target.open(&path)?, &mut on_read);
     let data_err = |e: io::Error| match Error::from_data_io(file.to_string(), e) {
         Error::VerificationFailed(msg) => fail(msg),
         other => other,
@@ -154,14 +174,7 @@ fn verify_file(
                     m.recipient_id()
                 )));
             }
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = reader.read(&mut buf).map_err(data_err)?;
-                if n == 0 {
-                    break;
-                }
-                progress(&role.role_name, reader.bytes);
-            }
+            io::copy(&mut reader, &mut io::sink()).map_err(data_err)?;
         }
         Some(identity) => {
             let mut dec = Decryptor::new(&mut reader, identity).map_err(data_err)?;
@@ -172,7 +185,6 @@ fn verify_file(
             // Authenticate everything after the tar end marker too, up to the last chunk.
             io::copy(&mut dec, &mut io::sink()).map_err(data_err)?;
             entries = Some(stats);
-            progress(&role.role_name, reader.bytes);
         }
     }
     let digest = hex::encode(reader.hash.finalize_reset());

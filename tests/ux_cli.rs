@@ -53,6 +53,28 @@ fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
         screen.contains("ETA") && screen.contains("all sources"),
         "no progress bar on the terminal: {screen}"
     );
+    let id = w.json(&["list"])["backups"][0]["backupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for verb in ["verify", "restore"] {
+        let extra = if verb == "restore" {
+            " --to pty-restore"
+        } else {
+            ""
+        };
+        let (rc, screen) = under_pty(&w, &format!("{verb} {id} --key {}{extra}", pem.display()));
+        assert_eq!(rc, 0, "{screen}");
+        assert!(
+            screen.contains("ETA")
+                && screen.contains(if verb == "verify" {
+                    "verifying"
+                } else {
+                    "restoring"
+                }),
+            "no {verb} progress bar on the terminal: {screen}"
+        );
+    }
     let (rc, screen) = under_pty(&w, "start-backup --quiet");
     assert_eq!(rc, 0);
     assert!(

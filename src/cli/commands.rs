@@ -4,7 +4,7 @@ use super::args::{self, Cli, Command};
 use super::exit::{self, CliError};
 use super::input;
 use super::keys;
-use super::progress::{bytes_bar, BackupProgress};
+use super::progress::{BackupProgress, SourcesBar};
 use super::Out;
 use anyhow::Result;
 use azs_backup::backup;
@@ -485,23 +485,11 @@ fn cmd_verify(config: Option<&std::path::Path>, a: args::VerifyArgs, out: &Out) 
     let (t, loaded) = reading_target(config, &a.from, out)?;
     let identity = keys::identity_for(&a.key, loaded.as_ref(), t.as_ref(), &a.id)?;
     let m = manifest::read(t.as_ref(), &a.id)?;
-    let bar = bytes_bar(out, m.encrypted_size(), "verify");
-    let mut done = 0u64;
-    let mut last_role = String::new();
-    let mut base = 0u64;
+    let mut bar = SourcesBar::new(out, m.encrypted_size(), "verifying");
     let report = verify::verify(t.as_ref(), &a.id, identity.as_ref(), &mut |role, n| {
-        if role != last_role {
-            base = done;
-            last_role = role.to_string();
-        }
-        done = base + n;
-        if let Some(b) = &bar {
-            b.set_position(done);
-        }
+        bar.update(role, n)
     });
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    bar.finish();
     let report = report.map_err(|e| keys::explain_wrong_key(e, &m, identity.as_ref()))?;
     out.json(&report)?;
     for s in &report.sources {
@@ -548,8 +536,7 @@ fn cmd_restore(config: Option<&std::path::Path>, a: args::RestoreArgs, out: &Out
         )
     })?;
     let m = manifest::read(t.as_ref(), &a.id)?;
-    let bar = bytes_bar(out, m.encrypted_size(), "restore");
-    let mut base = 0u64;
+    let mut bar = SourcesBar::new(out, m.encrypted_size(), "restoring");
     let restored = restore::restore(
         &RestoreRequest {
             target: t.as_ref(),
@@ -559,17 +546,9 @@ fn cmd_restore(config: Option<&std::path::Path>, a: args::RestoreArgs, out: &Out
             source: a.source.as_deref(),
             force: a.force,
         },
-        &mut |role, n| {
-            out.step(format!("restored source {role}"));
-            base += n;
-            if let Some(b) = &bar {
-                b.set_position(base);
-            }
-        },
+        &mut |role, n| bar.update(role, n),
     );
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    bar.finish();
     let restored = restored.map_err(|e| keys::explain_wrong_key(e, &m, Some(&identity)))?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]

@@ -110,7 +110,54 @@ impl Observer for BackupProgress<'_> {
     }
 }
 
-/// A simple bytes bar for verify/restore (one per run), or nothing when not on a terminal.
+/// Progress of `verify` and `restore`: one bar over all sources' encrypted bytes, naming the
+/// source being read; nothing when stderr is not a terminal. `--verbose` adds a line per source.
+pub struct SourcesBar<'a> {
+    out: &'a super::Out,
+    bar: Option<ProgressBar>,
+    verb: &'static str,
+    role: String,
+    base: u64,
+    done: u64,
+}
+
+impl<'a> SourcesBar<'a> {
+    pub fn new(out: &'a super::Out, total: u64, verb: &'static str) -> Self {
+        SourcesBar {
+            out,
+            bar: bytes_bar(out, total, verb),
+            verb,
+            role: String::new(),
+            base: 0,
+            done: 0,
+        }
+    }
+
+    /// `read` bytes of source `role` have been read so far.
+    pub fn update(&mut self, role: &str, read: u64) {
+        if role != self.role {
+            self.out.step(format!("{} source {role}", self.verb));
+            self.base = self.done;
+            self.role = role.to_string();
+            if let Some(b) = &self.bar {
+                b.set_message(role.to_string());
+            }
+        }
+        self.done = self.base + read;
+        if let Some(b) = &self.bar {
+            b.set_position(self.done);
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// A bytes bar (`label` before it), or nothing when not on a terminal.
 pub fn bytes_bar(out: &super::Out, total: u64, label: &str) -> Option<ProgressBar> {
     if !out.progress() {
         return None;
