@@ -363,14 +363,7 @@ pub fn start(
             // `status` must show that this attempt failed, not the run before it.
             let e = Error::from(e);
             crate::state::State::update(&loaded.paths.state, |state| {
-                state.record_backup(crate::state::LastBackup {
-                    backup_id: String::new(),
-                    time: now,
-                    status: Status::Failed.to_string(),
-                    trigger,
-                    error: Some(e.to_string()),
-                    size_in_bytes: 0,
-                });
+                state.record_backup(crate::state::LastBackup::failed(trigger, now, &e));
                 Ok(())
             })?;
             return Err(e);
@@ -435,14 +428,7 @@ pub fn run_locked(
                 error: outcome(m).err().map(|e| e.to_string()),
                 size_in_bytes: m.encrypted_size(),
             },
-            Err(e) => crate::state::LastBackup {
-                backup_id: String::new(),
-                time: now,
-                status: Status::Failed.to_string(),
-                trigger,
-                error: Some(e.to_string()),
-                size_in_bytes: 0,
-            },
+            Err(e) => crate::state::LastBackup::failed(trigger, now, e),
         });
         Ok(())
     })?;

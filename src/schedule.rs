@@ -209,7 +209,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
             });
         }
         Err(e) => {
-            st.record_backup(failed(now, &e));
+            st.record_backup(LastBackup::failed(Trigger::Scheduled, now, &e));
             st.save(&paths.state)?;
             return Err(e);
         }
@@ -250,17 +250,6 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     })
 }
 
-fn failed(now: DateTime<Utc>, e: &Error) -> LastBackup {
-    LastBackup {
-        backup_id: String::new(),
-        time: now,
-        status: crate::manifest::Status::Failed.to_string(),
-        trigger: Trigger::Scheduled,
-        error: Some(e.to_string()),
-        size_in_bytes: 0,
-    }
-}
-
 /// A due slot whose backup could not even start (target unusable): recorded as a failed
 /// scheduled backup, and the schedule moves on.
 fn record_unmade(loaded: &Loaded, now: DateTime<Utc>, freq: u32, e: &Error) -> Result<()> {
@@ -268,7 +257,7 @@ fn record_unmade(loaded: &Loaded, now: DateTime<Utc>, freq: u32, e: &Error) -> R
         if is_due(s, now) {
             let slot = s.next_backup_time.expect("due implies a time");
             s.next_backup_time = Some(next_slot_after(slot, freq, now));
-            s.record_backup(failed(now, e));
+            s.record_backup(LastBackup::failed(Trigger::Scheduled, now, e));
         }
         Ok(())
     })

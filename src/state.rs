@@ -35,6 +35,20 @@ pub struct LastBackup {
     pub size_in_bytes: u64,
 }
 
+impl LastBackup {
+    /// A run that failed before it produced a backup (e.g. the target could not be reached).
+    pub fn failed(trigger: Trigger, time: DateTime<Utc>, error: &dyn std::fmt::Display) -> Self {
+        LastBackup {
+            backup_id: String::new(),
+            time,
+            status: crate::manifest::Status::Failed.to_string(),
+            trigger,
+            error: Some(error.to_string()),
+            size_in_bytes: 0,
+        }
+    }
+}
+
 /// One encryption recipient (certificate thumbprint or key id) and since when it was used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
