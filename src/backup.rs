@@ -16,6 +16,11 @@ use std::rc::Rc;
 
 /// Receives progress of a backup. Every method has a no-op default.
 pub trait Observer {
+    /// True when the observer shows sizes (a progress bar): only then are the sources measured
+    /// before they are read, which costs a walk of every source.
+    fn wants_sizes(&self) -> bool {
+        false
+    }
     /// A source starts; `total` is its size in bytes as measured before the run, if known.
     fn source_started(&mut self, _name: &str, _total: Option<u64>) {}
     /// Bytes of file contents read and encrypted bytes written so far, for the current source.
@@ -53,7 +58,11 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
     req.target.mkdir_all(&dir)?;
     let mut roles = Vec::with_capacity(req.sources.len());
     for source in req.sources {
-        let total = measure(&source.path);
+        let total = if observer.wants_sizes() {
+            measure(&source.path)
+        } else {
+            None
+        };
         observer.source_started(&source.name, total);
         let role = match backup_source(req.target, &dir, source, req.recipient, observer) {
             Ok(role) => role,

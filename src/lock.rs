@@ -426,6 +426,9 @@ impl Keeper<'_, '_> {
 }
 
 impl Observer for Keeper<'_, '_> {
+    fn wants_sizes(&self) -> bool {
+        self.inner.wants_sizes()
+    }
     fn source_started(&mut self, name: &str, total: Option<u64>) {
         self.tend();
         self.inner.source_started(name, total);

@@ -64,7 +64,7 @@ pub fn cmd_set_auto(paths: &SettingsPaths, enabled: bool, out: &Out) -> Result<i
 /// `tick`: the scheduler, for cron, systemd timers and the Windows Task Scheduler.
 pub fn cmd_tick(paths: &SettingsPaths, out: &Out) -> Result<i32> {
     let loaded = load(paths, out)?;
-    let mut progress = BackupProgress::new(out, None);
+    let mut progress = BackupProgress::new(out, &loaded.settings.sources);
     let report = schedule::tick(&loaded, &mut progress);
     progress.finish();
     let report = report?;

@@ -384,13 +384,7 @@ fn render_backup(m: &Manifest) -> String {
 
 fn cmd_start_backup(paths: &SettingsPaths, out: &Out) -> Result<i32> {
     let loaded = load(paths, out)?;
-    let total = loaded
-        .settings
-        .sources
-        .iter()
-        .map(|s| backup::measure(&s.path).unwrap_or(0))
-        .sum();
-    let mut progress = BackupProgress::new(out, Some(total));
+    let mut progress = BackupProgress::new(out, &loaded.settings.sources);
     let result = backup::start(&loaded, Trigger::OnDemand, &mut progress);
     progress.finish();
     let m = result?;

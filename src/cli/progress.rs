@@ -22,8 +22,9 @@ fn bytes_style(prefix: &str) -> ProgressStyle {
 }
 
 impl<'a> BackupProgress<'a> {
-    /// `total_bytes`: the size of all sources, when measured.
-    pub fn new(out: &'a super::Out, total_bytes: Option<u64>) -> Self {
+    /// Progress of a backup of `sources`; they are measured (for the total and the ETA) only
+    /// when the bars are drawn.
+    pub fn new(out: &'a super::Out, sources: &[azs_backup::settings::Source]) -> Self {
         if !out.progress() {
             return BackupProgress {
                 out,
@@ -33,8 +34,12 @@ impl<'a> BackupProgress<'a> {
                 done_bytes: 0,
             };
         }
+        let total_bytes: u64 = sources
+            .iter()
+            .map(|s| azs_backup::backup::measure(&s.path).unwrap_or(0))
+            .sum();
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let total = multi.add(ProgressBar::new(total_bytes.unwrap_or(0)));
+        let total = multi.add(ProgressBar::new(total_bytes));
         total.set_style(bytes_style("total "));
         total.set_prefix("all sources");
         BackupProgress {
@@ -58,6 +63,10 @@ impl<'a> BackupProgress<'a> {
 }
 
 impl Observer for BackupProgress<'_> {
+    fn wants_sizes(&self) -> bool {
+        self.multi.is_some()
+    }
+
     fn source_started(&mut self, name: &str, total: Option<u64>) {
         self.out.step(format!("backing up source {name}"));
         if let Some(m) = &self.multi {
