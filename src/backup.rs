@@ -233,7 +233,12 @@ fn backup_source(
         progress: progress.clone(),
     };
     let target_failure = |e: Option<io::Error>| -> Option<SourceFailure> {
-        e.map(|e| SourceFailure::Target(TargetError::from_io(&tname, "write", &path, e)))
+        e.map(|e| {
+            SourceFailure::Target(diagnose(
+                target,
+                TargetError::from_io(&tname, "write", &path, e),
+            ))
+        })
     };
     let enc = Encryptor::new(recipient, sink).map_err(|e| {
         target_failure(error.borrow_mut().take())
@@ -297,6 +302,26 @@ fn backup_source(
         sha256: Some(hex::encode(hash.finalize())),
         error_message: None,
     })
+}
+
+/// A write error that does not say what is wrong (e.g. EIO from a dropped connection) is
+/// explained by probing the target: when the probe finds it unreachable, denied or full, that
+/// is the error reported.
+fn diagnose(target: &dyn Target, e: TargetError) -> TargetError {
+    if let TargetError::Io { .. } = e {
+        match target.stat("") {
+            Err(probe) if probe.is_target_unavailable() => return probe,
+            Ok(None) => {
+                return TargetError::NotFound {
+                    target: target.display(),
+                    what: "the target folder".into(),
+                    detail: format!(" (it vanished during the backup; {e})"),
+                }
+            }
+            _ => {}
+        }
+    }
+    e
 }
 
 /// Bytes of regular files under `dir` (not following symlinks), for progress estimates.
@@ -442,4 +467,39 @@ pub fn run_locked(
         Ok(())
     })?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::local::LocalTarget;
+
+    fn vague() -> TargetError {
+        TargetError::Io {
+            target: "t".into(),
+            op: "write",
+            path: "f".into(),
+            source: io::Error::other("I/O error"),
+        }
+    }
+
+    #[test]
+    fn vague_write_errors_are_explained_by_a_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("share");
+        std::fs::create_dir(&root).unwrap();
+        let t = LocalTarget::open(&root).unwrap();
+        // The target answers: the error stays as it was.
+        assert!(matches!(diagnose(&t, vague()), TargetError::Io { .. }));
+        // The target is gone: the probe's error says so.
+        std::fs::remove_dir(&root).unwrap();
+        let e = diagnose(&t, vague());
+        assert!(e.is_target_unavailable(), "{e}");
+        // A specific error is never replaced.
+        let full = TargetError::Full {
+            target: "t".into(),
+            detail: String::new(),
+        };
+        assert!(matches!(diagnose(&t, full), TargetError::Full { .. }));
+    }
 }

@@ -85,6 +85,18 @@ impl TargetError {
         use std::io::ErrorKind as K;
         let detail = format!(" ({op} {path}: {e})");
         let target = target.to_string();
+        // libsmbclient hands back plain errno values; some (ENETRESET, ESHUTDOWN, EHOSTDOWN)
+        // have no ErrorKind of their own in std.
+        #[cfg(target_os = "linux")]
+        if let Some(code) = e.raw_os_error() {
+            const LOST_CONNECTION: [i32; 10] = [100, 101, 102, 103, 104, 107, 108, 110, 112, 113];
+            if LOST_CONNECTION.contains(&code) {
+                return TargetError::Unreachable { target, detail };
+            }
+            if code == 28 || code == 122 {
+                return TargetError::Full { target, detail };
+            }
+        }
         match e.kind() {
             K::PermissionDenied => TargetError::AccessDenied { target, detail },
             K::NotFound => TargetError::NotFound {
@@ -99,6 +111,7 @@ impl TargetError {
             | K::TimedOut
             | K::HostUnreachable
             | K::NetworkUnreachable
+            | K::NetworkDown
             | K::BrokenPipe => TargetError::Unreachable { target, detail },
             K::StorageFull | K::QuotaExceeded => TargetError::Full { target, detail },
             K::AlreadyExists => TargetError::AlreadyExists {
@@ -225,5 +238,27 @@ pub fn open(
                 detail: " (this build has no SMB support: rebuild with the default `smb` feature, or mount the share and give its local path)".into(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_connections_and_full_disks_say_what_to_check() {
+        let io = |code| std::io::Error::from_raw_os_error(code);
+        // ECONNREFUSED, ETIMEDOUT, ENETRESET (a server killed mid-write), EHOSTDOWN.
+        for code in [111, 110, 102, 112] {
+            let e = TargetError::from_io("smb://h/s", "write", "f", io(code));
+            assert!(matches!(e, TargetError::Unreachable { .. }), "{code}: {e}");
+            assert!(e.is_target_unavailable());
+        }
+        for code in [28, 122] {
+            let e = TargetError::from_io("smb://h/s", "write", "f", io(code));
+            assert!(matches!(e, TargetError::Full { .. }), "{code}: {e}");
+        }
+        let e = TargetError::from_io("t", "open", "f", io(13));
+        assert!(matches!(e, TargetError::AccessDenied { .. }), "{e}");
     }
 }
