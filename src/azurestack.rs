@@ -434,7 +434,7 @@ pub fn unprotect(
         )));
     }
     if let Some(dest) = req.destination {
-        check_destination(dest, req.force)?;
+        crate::restore::check_destination(dest, req.force, "extract")?;
     }
     let keys = unwrap_keys(req.key, &sidecar.encrypted_key, &sidecar.thumbprint)?;
     if keys.mac_key_len() != 32 {
@@ -552,23 +552,6 @@ fn checksum_mismatch(name: &str) -> Error {
     Error::VerificationFailed(format!(
         "{name}: encrypted data checksum mismatch (HMAC-SHA512 over the ciphertext): the file was changed or damaged; nothing was written"
     ))
-}
-
-/// The destination must be missing, an empty directory, or (with `force`) any directory.
-fn check_destination(dest: &Path, force: bool) -> Result<()> {
-    match std::fs::read_dir(dest) {
-        Ok(mut rd) => {
-            if rd.next().is_some() && !force {
-                return Err(Error::Restore(format!(
-                    "{} is not empty; extract into an empty or new directory, or pass --force",
-                    dest.display()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(format!("reading {}", dest.display()), e)),
-    }
 }
 
 /// AES-256-CBC decryption of `ct_len` bytes from `src` into `dst`, removing the PKCS#7 padding,

@@ -479,7 +479,8 @@ fn check_private(_path: &Path, _m: &std::fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+/// Creates a directory (and its parents) with mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

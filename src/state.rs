@@ -167,14 +167,7 @@ pub fn lock(state: &Path) -> Result<StateLock> {
     let ctx = || format!("locking {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                b.mode(0o700);
-            }
-            b.create(dir).map_err(|e| Error::io(ctx(), e))?;
+            crate::settings::create_private_dir(dir)?;
         }
     }
     let mut opts = std::fs::OpenOptions::new();
