@@ -191,7 +191,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__configure)
-            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --yes --config --json --quiet --verbose --help"
+            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --yes --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,10 @@ _azs__backup() {
                     ;;
                 --remove-source)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --verify-after-write)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -691,7 +695,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__restore)
-            opts="-q -v -h --decryption-cert-path --key --decryption-cert-password-stdin --key-password-stdin --encryption-key-stdin --destination --to --role-name --source --force --from --username --config --json --quiet --verbose --help"
+            opts="-q -v -h --decryption-cert-path --key --decryption-cert-password-stdin --key-password-stdin --encryption-key-stdin --destination --to --role-name --source --force --preserve-special-bits --from --username --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

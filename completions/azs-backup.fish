@@ -57,6 +57,8 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l back
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l backup-retention-period-in-days -l retention -d 'Days backups are kept (2..=14, default 7)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l source -d 'A source to back up, NAME=DIR (repeatable; adds it or changes its directory)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l remove-source -d 'Remove a source by name (repeatable)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l verify-after-write -d 'After each archive is written, read it back from the target and compare its SHA-256 (catches shares that truncate or corrupt silently; costs one extra read of every archive)' -r -f -a "true\t''
+false\t''"
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l config -d 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)' -r -F
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l password-stdin -d 'Read the share password from the first line of stdin'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-key-stdin -d 'Read the legacy encryption key from stdin'
@@ -135,6 +137,7 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l config
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l key-password-stdin -l decryption-cert-password-stdin -d 'Read the .pfx password from the first line of stdin'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l encryption-key-stdin -d 'Read a legacy encryption key from stdin (backups made in backward-compatibility mode)'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l force -d 'Restore into a non-empty directory, replacing the sources\' folders'
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l preserve-special-bits -d 'Restore setuid, setgid and sticky bits (masked by default: restored files belong to the user who restores, often root)'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -s q -l quiet -d 'Print nothing but errors'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand restore" -s v -l verbose -d 'Print one line per step'

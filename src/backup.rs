@@ -14,26 +14,7 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
-/// Receives progress of a backup. Every method has a no-op default.
-pub trait Observer {
-    /// True when the observer shows sizes (a progress bar): only then are the sources measured
-    /// before they are read, which costs a walk of every source.
-    fn wants_sizes(&self) -> bool {
-        false
-    }
-    /// A source starts; `total` is its size in bytes as measured before the run, if known.
-    fn source_started(&mut self, _name: &str, _total: Option<u64>) {}
-    /// Bytes of file contents read and encrypted bytes written so far, for the current source.
-    fn progress(&mut self, _read: u64, _written: u64) {}
-    /// A source is done.
-    fn source_finished(&mut self, _role: &RoleStatus) {}
-    /// Something was skipped or went wrong without stopping the run.
-    fn warning(&mut self, _message: &str) {}
-}
-
-/// An observer that ignores everything.
-pub struct Quiet;
-impl Observer for Quiet {}
+pub use crate::observer::{Observer, Quiet};
 
 /// What a run needs.
 pub struct BackupRequest<'a> {
@@ -43,6 +24,11 @@ pub struct BackupRequest<'a> {
     pub now: DateTime<Utc>,
     /// The backup id to use (a fresh GUID when `None`).
     pub backup_id: Option<String>,
+    /// Read each archive back after committing it and compare its SHA-256.
+    pub verify_after_write: bool,
+    /// Called before each source and right before the manifest is written: an error stops the
+    /// run there, with no manifest (used to stop a run that lost its lock).
+    pub guard: Option<&'a dyn Fn() -> Result<()>>,
 }
 
 /// Runs one backup and returns its manifest (also written to the target). A backup whose
@@ -57,14 +43,17 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
     let dir = manifest::backup_dir(&id);
     req.target.mkdir_all(&dir)?;
     let mut roles = Vec::with_capacity(req.sources.len());
+    let guard = || req.guard.map_or(Ok(()), |g| g());
     for source in req.sources {
+        guard()?;
+        crate::testhook::point("backup.source-start");
         let total = if observer.wants_sizes() {
             measure(&source.path)
         } else {
             None
         };
         observer.source_started(&source.name, total);
-        let role = match backup_source(req.target, &dir, source, req.recipient, observer) {
+        let role = match backup_source(req, &dir, source, observer) {
             Ok(role) => role,
             Err(SourceFailure::Target(e)) => return Err(e.into()),
             Err(SourceFailure::Source(message)) => RoleStatus {
@@ -76,6 +65,8 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
                 encrypted_size_in_bytes: 0,
                 sha256: None,
                 error_message: Some(message),
+                changed_files: Vec::new(),
+                changed_file_count: 0,
             },
         };
         observer.source_finished(&role);
@@ -108,11 +99,14 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
         host_name: host_name(),
         role_status: roles,
     };
+    guard()?;
+    crate::testhook::point("backup.before-manifest");
     let json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
     let mut up = req.target.create(&format!("{dir}/{MANIFEST}"))?;
     up.write_all(&json)
         .map_err(|e| TargetError::from_io(&req.target.display(), "write", MANIFEST, e))?;
     up.commit()?;
+    crate::testhook::point("backup.manifest-committed");
     Ok(m)
 }
 
@@ -198,12 +192,12 @@ impl<W: Write> Write for Fused<W> {
 }
 
 fn backup_source(
-    target: &dyn Target,
+    req: &BackupRequest<'_>,
     dir: &str,
     source: &Source,
-    recipient: &Recipient,
     observer: &mut dyn Observer,
 ) -> std::result::Result<RoleStatus, SourceFailure> {
+    let (target, recipient) = (req.target, req.recipient);
     let file_name = format!("{}{ARCHIVE_SUFFIX}", source.name);
     let path = format!("{dir}/{file_name}");
     let tname = target.display();
@@ -290,8 +284,24 @@ fn backup_source(
         written,
         ..
     } = sink;
+    crate::testhook::point("backup.archive-written");
     let stored = inner.commit().map_err(SourceFailure::Target)?;
+    crate::testhook::point("backup.archive-committed");
     debug_assert_eq!(stored, written);
+    let sha256 = hex::encode(hash.finalize());
+    if req.verify_after_write {
+        read_back(target, &path, written, &sha256)?;
+    }
+    if stats.changed_count > 0 {
+        let more = stats.changed_count - stats.changed.len() as u64;
+        observer.warning(&format!(
+            "source {}: {} file(s) changed while they were read and were stored with the size they had when opened: {}{}",
+            source.name,
+            stats.changed_count,
+            stats.changed.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
+    }
     Ok(RoleStatus {
         role_name: source.name.clone(),
         status: Status::Succeeded,
@@ -299,9 +309,41 @@ fn backup_source(
         file_count: stats.files,
         plain_size_in_bytes: stats.bytes,
         encrypted_size_in_bytes: written,
-        sha256: Some(hex::encode(hash.finalize())),
+        sha256: Some(sha256),
         error_message: None,
+        changed_files: stats.changed,
+        changed_file_count: stats.changed_count,
     })
+}
+
+/// The read-after-write check: the committed archive, read back from the target, has the
+/// size and SHA-256 that were written. A mismatch fails the source (the bad file is removed);
+/// a target that cannot be read fails the run.
+fn read_back(
+    target: &dyn Target,
+    path: &str,
+    written: u64,
+    sha256: &str,
+) -> std::result::Result<(), SourceFailure> {
+    let mut reader =
+        crate::verify::HashingReader::new(target.open(path).map_err(SourceFailure::Target)?);
+    io::copy(&mut reader, &mut io::sink()).map_err(|e| {
+        SourceFailure::Target(TargetError::from_io(
+            &target.display(),
+            "read back",
+            path,
+            e,
+        ))
+    })?;
+    let digest = hex::encode(reader.hash.finalize_reset());
+    if reader.bytes != written || digest != sha256 {
+        let _ = target.remove_file(path);
+        return Err(SourceFailure::Source(format!(
+            "read-after-write check failed: {path} reads back as {} bytes with SHA-256 {digest}, but {written} bytes with SHA-256 {sha256} were written (the share lost or changed data)",
+            reader.bytes
+        )));
+    }
+    Ok(())
 }
 
 /// A write error that does not say what is wrong (e.g. EIO from a dropped connection) is
@@ -343,18 +385,7 @@ pub fn measure(dir: &std::path::Path) -> Option<u64> {
 }
 
 /// This machine's name, recorded in manifests and locks.
-pub fn host_name() -> String {
-    #[cfg(unix)]
-    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        let s = s.trim();
-        if !s.is_empty() {
-            return s.to_string();
-        }
-    }
-    std::env::var("COMPUTERNAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
-}
+pub use crate::host::host_name;
 
 /// Maps a finished run to the error the CLI reports (status not `Succeeded`).
 pub fn outcome(m: &Manifest) -> Result<()> {
@@ -441,6 +472,12 @@ pub fn run_locked(
     observer: &mut dyn Observer,
 ) -> Result<Manifest> {
     let backup_id = lock.backup_id();
+    let spec = loaded.settings.target()?;
+    let credentials = loaded.credentials();
+    lock.keep_alive(Box::new(move || {
+        crate::target::open(&spec, Some(&credentials))
+    }));
+    let guard = || lock.check_held();
     let result = run(
         &BackupRequest {
             target,
@@ -448,6 +485,8 @@ pub fn run_locked(
             recipient,
             now,
             backup_id,
+            verify_after_write: loaded.settings.verify_after_write,
+            guard: Some(&guard),
         },
         &mut lock.keeper(observer),
     );

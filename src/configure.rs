@@ -33,6 +33,8 @@ pub struct ConfigureRequest {
     pub remove_sources: Vec<String>,
     /// Prove the target reachable and writable with a probe file.
     pub verify_target: bool,
+    /// Read every archive back after writing it and compare its SHA-256.
+    pub verify_after_write: Option<bool>,
 }
 
 /// What `configure` did.
@@ -120,6 +122,7 @@ pub fn configure(
                     backup_retention_period_in_days: RETENTION_DEFAULT,
                     encryption_mode: EncryptionMode::Certificate,
                     encryption_certificate: None,
+                    verify_after_write: false,
                     sources: Vec::new(),
                 },
                 secrets: Secrets::default(),
@@ -168,6 +171,12 @@ pub fn configure(
         if r != s.backup_retention_period_in_days {
             s.backup_retention_period_in_days = r;
             changed.push("backupRetentionPeriodInDays");
+        }
+    }
+    if let Some(v) = req.verify_after_write {
+        if v != s.verify_after_write {
+            s.verify_after_write = v;
+            changed.push("verifyAfterWrite");
         }
     }
     // Encryption (SPEC §3.4, §3.5).
@@ -282,14 +291,16 @@ pub fn configure(
     if req.verify_target {
         probe(target.as_deref().expect("opened above"), now)?;
     }
+    crate::testhook::point("configure.probed");
     // Reducing retention deletes backups at the next prune (SPEC §3.3).
     if !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days {
         let t = target.as_deref().expect("opened above");
         let backups = manifest::list(t)?;
         // Exactly what the next prune deletes by age (it keeps the newest successful backup).
-        let doomed = crate::retention::by_age(&backups, now, s.backup_retention_period_in_days)
-            .past_retention
-            .len();
+        let doomed =
+            crate::retention::by_age(&backups, now, s.backup_retention_period_in_days, None)
+                .past_retention
+                .len();
         let msg = format!(
             "reducing the retention period from {} to {} days means the next prune deletes {doomed} of the {} backups on the target (those older than {} days)",
             old.backup_retention_period_in_days,
@@ -355,6 +366,7 @@ pub fn probe(t: &dyn Target, now: DateTime<Utc>) -> Result<()> {
     std::io::Write::write_all(&mut up, data.as_bytes())
         .map_err(|e| crate::target::TargetError::from_io(&t.display(), "write", &name, e))?;
     up.commit()?;
+    crate::testhook::point("configure.probe-written");
     let back = t.read_all(&name);
     let removed = t.remove_file(&name);
     if back? != data.as_bytes() {

@@ -13,8 +13,10 @@ pub mod clock;
 pub mod configure;
 pub mod crypto;
 pub mod error;
+pub mod host;
 pub mod lock;
 pub mod manifest;
+pub mod observer;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
@@ -22,6 +24,7 @@ pub mod settings;
 pub mod state;
 pub mod status;
 pub mod target;
+pub mod testhook;
 pub mod verify;
 
 pub use error::Error;

@@ -30,9 +30,10 @@
 //! [`REFRESH_EVERY`] from its progress callbacks ([`Keeper`]), so a lock expires
 //! [`LEASE_MINUTES`] after its holder stopped making progress.
 
-use crate::backup::{host_name, Observer};
 use crate::error::{Error, Result};
+use crate::host::{host_name, machine_id};
 use crate::manifest::{RoleStatus, ROOT};
+use crate::observer::Observer;
 use crate::state::Trigger;
 use crate::target::{Target, TargetError};
 use chrono::{DateTime, Duration, Utc};
@@ -41,14 +42,31 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
 
 /// The lock file on the target.
 pub const TARGET_LOCK: &str = "MASBackup/.lock";
 /// Prefix of a stale lock renamed aside during a takeover (removed right after; `prune`
 /// removes one left by a crash).
 pub const STALE_PREFIX: &str = ".lock.stale-";
+/// A lock file larger than this is not read whole (ours are about 400 bytes).
+const MAX_LOCK_BYTES: u64 = 64 * 1024;
 /// How long a lock is valid without a refresh.
 pub const LEASE_MINUTES: i64 = 30;
+/// Test-only: overrides the lease (in seconds) so that tests can outlive it quickly. Never set
+/// it in production.
+pub const TEST_LEASE_ENV: &str = "AZS_BACKUP_TEST_LEASE_SECONDS";
+
+/// How long a lock is valid without a refresh ([`LEASE_MINUTES`], unless a test overrides it).
+pub fn lease() -> Duration {
+    std::env::var(TEST_LEASE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0)
+        .map(Duration::seconds)
+        .unwrap_or(Duration::minutes(LEASE_MINUTES))
+}
+
 /// How often a running backup rewrites its lock's expiry.
 pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -64,6 +82,10 @@ pub enum Operation {
 #[serde(rename_all = "camelCase")]
 pub struct LockInfo {
     pub host: String,
+    /// The machine id of the host (`/etc/machine-id`), when it has one: host name, machine id
+    /// and pid together name the owner, so containers sharing a host name stay apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
     pub pid: u32,
     /// `backup` or `prune`.
     pub operation: String,
@@ -88,12 +110,13 @@ impl LockInfo {
         };
         LockInfo {
             host: host_name(),
+            machine_id: machine_id(),
             pid: std::process::id(),
             operation: operation.into(),
             backup_id,
             trigger,
             start_time: now,
-            expiry: now + Duration::minutes(LEASE_MINUTES),
+            expiry: expiry_from(now),
             tool_version: env!("CARGO_PKG_VERSION").into(),
         }
     }
@@ -122,12 +145,27 @@ impl LockInfo {
     }
 }
 
-/// Why a lock is stale, or `None` while it is live.
+/// The expiry of a lock refreshed at `now`: whole seconds, so that every version of a lock
+/// has the same length and a refresh can rewrite it in place.
+fn expiry_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    now.trunc_subsecs(0) + lease()
+}
+
+/// Why a lock is stale, or `None` while it is live. The process table is consulted only for a
+/// lock taken on this very machine: same host name and same machine id (a lock without a
+/// machine id, from an older version, is judged by host name alone).
 pub fn stale_reason(info: &LockInfo, now: DateTime<Utc>, this_host: &str) -> Option<String> {
     if info.expiry <= now {
         return Some(format!("it expired at {}", info.expiry.to_rfc3339()));
     }
-    if info.host.eq_ignore_ascii_case(this_host) && pid_alive(info.pid) == Some(false) {
+    let same_machine = info.host.eq_ignore_ascii_case(this_host)
+        && match (&info.machine_id, machine_id()) {
+            (Some(theirs), Some(ours)) => theirs.eq_ignore_ascii_case(&ours),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+    if same_machine && pid_alive(info.pid) == Some(false) {
         return Some(format!("process {} no longer runs on this host", info.pid));
     }
     None
@@ -144,7 +182,7 @@ pub fn pid_alive(pid: u32) -> Option<bool> {
 
 /// The live lock on the target, if any (for `prune --dry-run`, which takes no lock).
 pub fn peek(target: &dyn Target, now: DateTime<Utc>) -> Result<Option<LockInfo>> {
-    match target.read_all(TARGET_LOCK) {
+    match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
         Ok(bytes) => Ok(serde_json::from_slice::<LockInfo>(&bytes)
             .ok()
             .filter(|i| stale_reason(i, now, &host_name()).is_none())),
@@ -159,9 +197,12 @@ pub struct RunLock<'t> {
     local: Option<File>,
     local_path: PathBuf,
     info: LockInfo,
-    /// The bytes of the target lock as this process wrote them.
-    bytes: Vec<u8>,
-    last_refresh: std::time::Instant,
+    /// The bytes of the target lock as this process last wrote them (shared with the
+    /// keep-alive thread, which rewrites them).
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// Set by the keep-alive thread when it finds the lock taken over or cannot refresh it.
+    lost: Arc<Mutex<Option<String>>>,
+    keep_alive: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     released: bool,
 }
 
@@ -191,8 +232,9 @@ pub fn acquire<'t>(
         local: Some(local),
         local_path: local_path.to_path_buf(),
         info,
-        bytes,
-        last_refresh: std::time::Instant::now(),
+        bytes: Arc::new(Mutex::new(bytes)),
+        lost: Arc::new(Mutex::new(None)),
+        keep_alive: None,
         released: false,
     })
 }
@@ -255,7 +297,7 @@ fn acquire_target(
         if target.create_new(TARGET_LOCK, bytes)? {
             return Ok(());
         }
-        let existing = match target.read_all(TARGET_LOCK) {
+        let existing = match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
             Ok(b) => b,
             Err(TargetError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -285,7 +327,8 @@ fn acquire_target(
             Err(TargetError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
-        if target.read_all(&aside).ok().as_deref() != Some(existing.as_slice()) {
+        if target.read_limited(&aside, MAX_LOCK_BYTES).ok().as_deref() != Some(existing.as_slice())
+        {
             // Another process replaced the stale lock with a live one between our read and
             // our rename: put it back and look again.
             let _ = target.rename(&aside, TARGET_LOCK);
@@ -312,66 +355,77 @@ impl<'t> RunLock<'t> {
         self.info.backup_id.clone()
     }
 
-    /// Rewrites the expiry of the target lock (now + [`LEASE_MINUTES`]). Returns a warning
-    /// when the lock was lost (taken over by another run after it expired).
+    /// Rewrites the expiry of the target lock (now + the lease), in place. Returns why not
+    /// when the lock was lost (taken over by another run after it expired) or cannot be written.
     pub fn refresh(&mut self) -> std::result::Result<(), String> {
-        self.last_refresh = std::time::Instant::now();
-        let now = crate::clock::now().unwrap_or_else(|_| Utc::now());
-        let mut info = self.info.clone();
-        info.expiry = now + Duration::minutes(LEASE_MINUTES);
-        let bytes = info.to_bytes();
-        if bytes == self.bytes {
-            return Ok(());
-        }
-        let t = self.target;
-        match t.read_all(TARGET_LOCK) {
-            Ok(b) if b == self.bytes => {}
-            Ok(b) => {
-                let other = serde_json::from_slice::<LockInfo>(&b)
-                    .map(|i| i.describe())
-                    .unwrap_or_else(|_| "unreadable".into());
-                return Err(format!(
-                    "the lock on the target was taken over by another run ({other}); this run no longer holds it"
-                ));
-            }
-            Err(TargetError::NotFound { .. }) => {}
-            Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
-        }
-        match t.remove_file(TARGET_LOCK) {
-            Ok(()) | Err(TargetError::NotFound { .. }) => {}
-            Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
-        }
-        match t.create_new(TARGET_LOCK, &bytes) {
-            Ok(true) => {
-                self.bytes = bytes;
-                self.info = info;
-                if let Some(f) = self.local.as_mut() {
-                    let _ = f
-                        .set_len(0)
-                        .and_then(|_| f.rewind())
-                        .and_then(|_| f.write_all(&self.bytes));
+        refresh_in_place(self.target, &self.info, &self.bytes)
+    }
+
+    /// Refreshes the target lock from a thread of its own, every third of the lease (at most
+    /// every [`REFRESH_EVERY`]), whatever the run is doing: one huge file or a slow source
+    /// cannot outlive the lease. `open` opens a second connection to the target for the thread
+    /// (connections are not shared between threads). When the lock is found lost, the thread
+    /// stops and [`RunLock::check_held`] fails from then on.
+    pub fn keep_alive(
+        &mut self,
+        open: Box<dyn FnOnce() -> std::result::Result<Box<dyn Target>, TargetError> + Send>,
+    ) {
+        let every = REFRESH_EVERY
+            .min((lease() / 3).to_std().unwrap_or(REFRESH_EVERY))
+            .max(std::time::Duration::from_millis(200));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let bytes = self.bytes.clone();
+        let lost = self.lost.clone();
+        let info = self.info.clone();
+        let handle = std::thread::spawn(move || {
+            let target = match open() {
+                Ok(t) => t,
+                Err(e) => {
+                    *lost.lock().expect("lock flag") =
+                        Some(format!("cannot keep the lock on the target alive: {e}"));
+                    return;
                 }
-                Ok(())
+            };
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                if let Err(why) = refresh_in_place(target.as_ref(), &info, &bytes) {
+                    *lost.lock().expect("lock flag") = Some(why);
+                    return;
+                }
             }
-            Ok(false) => {
-                Err("another run took the lock on the target while this one refreshed it".into())
-            }
-            Err(e) => Err(format!("cannot refresh the lock on the target: {e}")),
+        });
+        self.keep_alive = Some((stop, handle));
+    }
+
+    /// Fails with [`Error::Locked`] unless the lock on the target is still this run's (the
+    /// keep-alive thread found nothing wrong, and the lock file still holds what this process
+    /// last wrote). A backup calls it before each source and right before its manifest.
+    pub fn check_held(&self) -> Result<()> {
+        if let Some(why) = self.lost.lock().expect("lock flag").clone() {
+            return Err(Error::Locked(format!("this run lost its lock: {why}")));
+        }
+        let mine = self.bytes.lock().expect("lock bytes");
+        match self.target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+            Ok(b) if same_lock(&b, &mine) => Ok(()),
+            Ok(b) => Err(Error::Locked(format!(
+                "this run lost its lock: it was taken over by another run ({})",
+                serde_json::from_slice::<LockInfo>(&b)
+                    .map(|i| i.describe())
+                    .unwrap_or_else(|_| "unreadable".into())
+            ))),
+            Err(TargetError::NotFound { .. }) => Err(Error::Locked(
+                "this run lost its lock: the lock file on the target was removed".into(),
+            )),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// Refreshes when [`REFRESH_EVERY`] has passed since the last refresh.
-    pub fn refresh_if_due(&mut self) -> std::result::Result<(), String> {
-        if self.last_refresh.elapsed() >= REFRESH_EVERY {
-            self.refresh()
-        } else {
-            Ok(())
+    /// An observer that passes everything to `inner` and warns (once) when the lock was lost.
+    pub fn keeper<'a>(&self, inner: &'a mut dyn Observer) -> Keeper<'a> {
+        Keeper {
+            lost: self.lost.clone(),
+            warned: false,
+            inner,
         }
-    }
-
-    /// An observer that passes everything to `inner` and refreshes this lock on the way.
-    pub fn keeper<'a>(&'a mut self, inner: &'a mut dyn Observer) -> Keeper<'a, 't> {
-        Keeper { lock: self, inner }
     }
 
     /// Removes the target lock (when it is still this run's) and releases the local lock.
@@ -384,9 +438,14 @@ impl<'t> RunLock<'t> {
             return Ok(());
         }
         self.released = true;
+        if let Some((stop, handle)) = self.keep_alive.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
         let t = self.target;
-        let result = match t.read_all(TARGET_LOCK) {
-            Ok(b) if b == self.bytes => match t.remove_file(TARGET_LOCK) {
+        let mine = self.bytes.lock().expect("lock bytes").clone();
+        let result = match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+            Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
                 Ok(()) | Err(TargetError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             },
@@ -411,21 +470,26 @@ impl Drop for RunLock<'_> {
     }
 }
 
-/// An [`Observer`] that refreshes a [`RunLock`] while a backup makes progress.
-pub struct Keeper<'a, 't> {
-    lock: &'a mut RunLock<'t>,
+/// An [`Observer`] that passes everything on and warns once when the run's lock was lost.
+pub struct Keeper<'a> {
+    lost: Arc<Mutex<Option<String>>>,
+    warned: bool,
     inner: &'a mut dyn Observer,
 }
 
-impl Keeper<'_, '_> {
+impl Keeper<'_> {
     fn tend(&mut self) {
-        if let Err(w) = self.lock.refresh_if_due() {
+        if self.warned {
+            return;
+        }
+        if let Some(w) = self.lost.lock().expect("lock flag").clone() {
+            self.warned = true;
             self.inner.warning(&w);
         }
     }
 }
 
-impl Observer for Keeper<'_, '_> {
+impl Observer for Keeper<'_> {
     fn wants_sizes(&self) -> bool {
         self.inner.wants_sizes()
     }
@@ -443,6 +507,55 @@ impl Observer for Keeper<'_, '_> {
     }
     fn warning(&mut self, message: &str) {
         self.inner.warning(message);
+    }
+}
+
+/// Whether two lock files say the same (trailing whitespace aside: a target that cannot cut a
+/// file pads a rewritten lock with spaces).
+fn same_lock(a: &[u8], b: &[u8]) -> bool {
+    a.trim_ascii_end() == b.trim_ascii_end()
+}
+
+/// Rewrites the lock `info` with a new expiry, in place, after checking the target still holds
+/// what `current` says this process wrote last (then updates `current`).
+fn refresh_in_place(
+    t: &dyn Target,
+    info: &LockInfo,
+    current: &Mutex<Vec<u8>>,
+) -> std::result::Result<(), String> {
+    let now = crate::clock::now().unwrap_or_else(|_| Utc::now());
+    let mut next = info.clone();
+    next.expiry = expiry_from(now);
+    let bytes = next.to_bytes();
+    // Held across the read and the rewrite, so that `check_held` never sees the new bytes on
+    // the target while `current` still holds the old ones.
+    let mut mine = current.lock().expect("lock bytes");
+    match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        Ok(b) if same_lock(&b, &mine) => {}
+        Ok(b) => {
+            let other = serde_json::from_slice::<LockInfo>(&b)
+                .map(|i| i.describe())
+                .unwrap_or_else(|_| "unreadable".into());
+            return Err(format!(
+                "the lock on the target was taken over by another run ({other}); this run no longer holds it"
+            ));
+        }
+        Err(TargetError::NotFound { .. }) => {
+            return Err(
+                "the lock file on the target was removed; this run no longer holds it".into(),
+            )
+        }
+        Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
+    }
+    if bytes == *mine {
+        return Ok(());
+    }
+    match t.overwrite(TARGET_LOCK, &bytes) {
+        Ok(()) => {
+            *mine = bytes;
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot refresh the lock on the target: {e}")),
     }
 }
 
@@ -526,7 +639,7 @@ mod tests {
         .unwrap();
         held.refresh().unwrap();
         let on_target: LockInfo =
-            serde_json::from_slice(&t.read_all(TARGET_LOCK).unwrap()).unwrap();
+            serde_json::from_slice(&t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES).unwrap()).unwrap();
         assert!(on_target.expiry > start + Duration::minutes(LEASE_MINUTES));
         assert_eq!(on_target.start_time, start);
         // Someone else replaces it: the next refresh reports the loss and leaves theirs.
@@ -534,13 +647,12 @@ mod tests {
         let mut theirs = LockInfo::new(&backup_op("b"), Utc::now());
         theirs.host = "elsewhere".into();
         t.create_new(TARGET_LOCK, &theirs.to_bytes()).unwrap();
-        held.last_refresh -= REFRESH_EVERY;
-        let err = held.refresh_if_due().unwrap_err();
+        let err = held.refresh().unwrap_err();
         assert!(
             err.contains("taken over") && err.contains("backup b"),
             "{err}"
         );
         held.release().unwrap();
-        assert!(t.read_all(TARGET_LOCK).unwrap() == theirs.to_bytes());
+        assert!(t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES).unwrap() == theirs.to_bytes());
     }
 }

@@ -8,6 +8,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::settings::validate_source_name;
 use crate::target::{Target, TargetError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,12 @@ pub const MANIFEST: &str = "manifest.json";
 pub const MANIFEST_VERSION: u32 = 1;
 /// File name suffix of an encrypted archive.
 pub const ARCHIVE_SUFFIX: &str = ".tar.zst.enc";
+/// A manifest larger than this is not read (ours are a few KiB).
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// At most this many sources in one manifest.
+pub const MAX_ROLES: usize = 1024;
+/// Sizes and counts above this are refused (2^53: exact in every JSON reader).
+pub const MAX_SIZE: u64 = 1 << 53;
 
 /// A backup's or a source's status, as Azure Stack names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +68,17 @@ pub struct RoleStatus {
     pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// Files that changed while they were read (stored with the size they had when opened;
+    /// at most [`crate::archive::MAX_CHANGED_LISTED`] named).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_files: Vec<String>,
+    /// How many files changed while they were read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changed_file_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `manifest.json`.
@@ -117,23 +135,30 @@ pub fn backup_dir(id: &str) -> String {
 pub enum Found {
     /// A complete backup.
     Backup(Box<Manifest>),
-    /// A folder without a (readable) manifest: an interrupted or failed run.
+    /// A folder without a manifest: an interrupted or failed run.
     Incomplete { name: String, reason: String },
+    /// A folder whose manifest is unreadable or fails validation (damaged or planted). Never
+    /// used to build a path, never deleted by `prune`.
+    Invalid { name: String, reason: String },
 }
 
-/// Reads the manifest of one backup.
+/// Reads and validates the manifest of one backup (see [`parse`]).
 pub fn read(target: &dyn Target, id: &str) -> Result<Manifest> {
     if !is_backup_id(id) {
         return Err(Error::BackupNotFound(id.to_string()));
     }
     let path = format!("{}/{MANIFEST}", backup_dir(id));
-    let bytes = match target.read_all(&path) {
+    let bytes = match target.read_limited(&path, MAX_MANIFEST_BYTES) {
         Ok(b) => b,
         Err(TargetError::NotFound { .. }) => return Err(Error::BackupNotFound(id.to_string())),
         Err(e) => return Err(e.into()),
     };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::VerificationFailed(format!("{path} is not a valid manifest: {e}")))
+    parse(&bytes, id).map_err(|e| match e {
+        Error::VerificationFailed(why) => {
+            Error::VerificationFailed(format!("{path} is not a valid manifest: {why}"))
+        }
+        other => other,
+    })
 }
 
 /// Everything under `MASBackup/`, backups newest first, then incomplete folders.
@@ -159,7 +184,7 @@ pub fn scan(target: &dyn Target) -> Result<Vec<Found>> {
                 name: e.name,
                 reason: "no manifest (interrupted or failed run)".into(),
             }),
-            Err(Error::VerificationFailed(reason)) => incomplete.push(Found::Incomplete {
+            Err(Error::VerificationFailed(reason)) => incomplete.push(Found::Invalid {
                 name: e.name,
                 reason,
             }),
@@ -185,12 +210,170 @@ pub fn list(target: &dyn Target) -> Result<Vec<Manifest>> {
         .into_iter()
         .filter_map(|f| match f {
             Found::Backup(m) => Some(*m),
-            Found::Incomplete { .. } => None,
+            Found::Incomplete { .. } | Found::Invalid { .. } => None,
         })
         .collect())
 }
 
-/// True for a GUID in its canonical hyphenated form.
+/// True for a GUID in its hyphenated form (any case).
 pub fn is_backup_id(s: &str) -> bool {
-    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// Parses `manifest.json` as found in the folder `folder`, and validates every field: the
+/// share is untrusted, so nothing in a manifest may later steer a path or a deletion.
+/// - `backupId` is a canonical GUID and equals `folder`;
+/// - each `roleName` obeys the source-name rule, appears once, and its `fileName` (when
+///   present) is exactly `<roleName>.tar.zst.enc`; a succeeded role has a file and a SHA-256;
+/// - statuses are known values and the backup's status agrees with its roles';
+/// - sizes, counts and strings are bounded; exactly one recipient id is present.
+///
+/// Errors are [`Error::VerificationFailed`] naming the field.
+pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
+    let bad = |why: String| Error::VerificationFailed(why);
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(bad(format!(
+            "it has {} bytes, more than the {MAX_MANIFEST_BYTES} allowed",
+            bytes.len()
+        )));
+    }
+    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if m.manifest_version != MANIFEST_VERSION {
+        return Err(bad(format!(
+            "manifestVersion {} is not supported (this tool reads {MANIFEST_VERSION})",
+            m.manifest_version
+        )));
+    }
+    if !is_backup_id(&m.backup_id) || m.backup_id != folder {
+        return Err(bad(format!(
+            "backupId {:?} is not the name of its folder {folder:?}",
+            short(&m.backup_id)
+        )));
+    }
+    let text = |field: &str, v: &str, max: usize| -> Result<()> {
+        if v.len() > max || v.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "{field} is longer than {max} bytes or holds control characters"
+            )));
+        }
+        Ok(())
+    };
+    text("toolVersion", &m.tool_version, 64)?;
+    text("hostName", &m.host_name, 255)?;
+    text("timeTakenToCreate", &m.time_taken_to_create, 64)?;
+    match (&m.encryption_cert_thumbprint, &m.encryption_key_id) {
+        (Some(t), None) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+        (None, Some(k))
+            if k.len() == 20
+                && k.starts_with("key:")
+                && k[4..].bytes().all(|b| b.is_ascii_hexdigit()) => {}
+        _ => {
+            return Err(bad(
+                "exactly one of encryptionCertThumbprint (40 hex digits) and encryptionKeyId (key: and 16 hex digits) must be present".into(),
+            ))
+        }
+    }
+    if m.role_status.len() > MAX_ROLES {
+        return Err(bad(format!("roleStatus has more than {MAX_ROLES} sources")));
+    }
+    let mut names = std::collections::HashSet::new();
+    for r in &m.role_status {
+        if validate_source_name(&r.role_name).is_err() {
+            return Err(bad(format!(
+                "roleName {:?} is not a valid source name (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.')",
+                short(&r.role_name)
+            )));
+        }
+        if !names.insert(r.role_name.to_ascii_lowercase()) {
+            return Err(bad(format!("roleName {:?} appears twice", r.role_name)));
+        }
+        let expected = format!("{}{ARCHIVE_SUFFIX}", r.role_name);
+        if r.file_name.as_deref().is_some_and(|f| f != expected) {
+            return Err(bad(format!(
+                "roleStatus {}: fileName must be {expected:?}",
+                r.role_name
+            )));
+        }
+        match r.status {
+            Status::Succeeded => {
+                let hash_ok = r.sha256.as_deref().is_some_and(|h| {
+                    h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                });
+                if r.file_name.is_none() || !hash_ok {
+                    return Err(bad(format!(
+                        "roleStatus {}: a succeeded source needs fileName and a sha256 of 64 lower-case hex digits",
+                        r.role_name
+                    )));
+                }
+            }
+            Status::Failed => {}
+            Status::PartialSucceeded => {
+                return Err(bad(format!(
+                    "roleStatus {}: status must be Succeeded or Failed",
+                    r.role_name
+                )))
+            }
+        }
+        if r.file_count > MAX_SIZE
+            || r.plain_size_in_bytes > MAX_SIZE
+            || r.encrypted_size_in_bytes > MAX_SIZE
+            || r.changed_file_count > MAX_SIZE
+        {
+            return Err(bad(format!(
+                "roleStatus {}: a size or count is larger than {MAX_SIZE}",
+                r.role_name
+            )));
+        }
+        if r.changed_files.len() > crate::archive::MAX_CHANGED_LISTED
+            || r.changed_files.iter().any(|f| f.len() > 4096)
+        {
+            return Err(bad(format!(
+                "roleStatus {}: changedFiles is too long",
+                r.role_name
+            )));
+        }
+        if let Some(msg) = &r.error_message {
+            if msg.len() > 64 * 1024 {
+                return Err(bad(format!(
+                    "roleStatus {}: errorMessage is too long",
+                    r.role_name
+                )));
+            }
+        }
+    }
+    let ok = m
+        .role_status
+        .iter()
+        .filter(|r| r.status == Status::Succeeded)
+        .count();
+    let derived = if ok > 0 && ok == m.role_status.len() {
+        Status::Succeeded
+    } else if ok > 0 {
+        Status::PartialSucceeded
+    } else {
+        Status::Failed
+    };
+    if m.status != derived {
+        return Err(bad(format!(
+            "status {} does not agree with its sources (which make it {derived})",
+            m.status
+        )));
+    }
+    Ok(m)
+}
+
+/// At most 80 characters of an untrusted string, for messages.
+fn short(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_string()
+    } else {
+        s.chars().take(80).collect::<String>() + "…"
+    }
 }

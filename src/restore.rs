@@ -22,6 +22,8 @@ pub struct RestoreRequest<'a> {
     pub source: Option<&'a str>,
     /// Restore into a non-empty `to`.
     pub force: bool,
+    /// Keep setuid, setgid and sticky bits (masked by default).
+    pub preserve_special_bits: bool,
 }
 
 /// One restored source.
@@ -108,7 +110,10 @@ pub fn restore(
         let mut reader = HashingReader::with_progress(req.target.open(&path)?, &mut on_read);
         let mut dec = Decryptor::new(&mut reader, req.identity)
             .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
-        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()))?;
+        let opts = crate::archive::UnpackOptions {
+            preserve_special_bits: req.preserve_special_bits,
+        };
+        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()), &opts)?;
         io::copy(&mut dec, &mut io::sink())
             .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
         drop(dec);
@@ -119,6 +124,8 @@ pub fn restore(
                 role.role_name
             )));
         }
+        crate::verify::check_file_count(role, &stats)?;
+        crate::testhook::point("restore.source-unpacked");
         if final_dir.exists() {
             std::fs::remove_dir_all(&final_dir)
                 .map_err(|e| Error::io(format!("replacing {}", final_dir.display()), e))?;
@@ -135,6 +142,7 @@ pub fn restore(
             let _ = std::fs::remove_dir_all(&tmp_path);
             Error::io(format!("moving into {}", final_dir.display()), e)
         })?;
+        crate::testhook::point("restore.source-renamed");
         out.push(Restored {
             role_name: role.role_name.clone(),
             path: final_dir,

@@ -37,16 +37,27 @@ pub struct AgeDecision<'a> {
 
 /// Decides by age only: `backups` past `now − retention_days`, keeping the newest
 /// `Succeeded` one. Backups with status `Failed` are not counted here.
-pub fn by_age(backups: &[Manifest], now: DateTime<Utc>, retention_days: u32) -> AgeDecision<'_> {
+///
+/// `protected`: the id of the backup to keep whatever its age (the newest `Succeeded` backup
+/// whose files are all on the target); `None` lets this pick the newest `Succeeded` one.
+pub fn by_age<'a>(
+    backups: &'a [Manifest],
+    now: DateTime<Utc>,
+    retention_days: u32,
+    protected: Option<&str>,
+) -> AgeDecision<'a> {
     let cutoff = now - Duration::days(i64::from(retention_days));
-    let newest = backups
-        .iter()
-        .filter(|m| m.status == Status::Succeeded && m.created_date_time <= now)
-        .max_by(|a, b| {
-            a.created_date_time
-                .cmp(&b.created_date_time)
-                .then_with(|| a.backup_id.cmp(&b.backup_id))
-        });
+    let newest = match protected {
+        Some(id) => backups.iter().find(|m| m.backup_id == id),
+        None => backups
+            .iter()
+            .filter(|m| m.status == Status::Succeeded && m.created_date_time <= now)
+            .max_by(|a, b| {
+                a.created_date_time
+                    .cmp(&b.created_date_time)
+                    .then_with(|| a.backup_id.cmp(&b.backup_id))
+            }),
+    };
     let newest_id = newest.map(|m| m.backup_id.as_str());
     let mut past: Vec<&Manifest> = backups
         .iter()
@@ -149,6 +160,10 @@ pub struct Plan {
 
 /// Looks at the target and decides what to delete. `running`: the backup id a live lock names
 /// (its folder has no manifest yet and is left alone).
+///
+/// Everything deleted is a folder or file this function listed itself, addressed by the name
+/// it was listed under: a manifest only ever decides about its own folder, because
+/// [`manifest::parse`] refuses one whose `backupId` is not its folder's name.
 pub fn plan(
     target: &dyn Target,
     now: DateTime<Utc>,
@@ -160,12 +175,34 @@ pub fn plan(
         .iter()
         .filter_map(|f| match f {
             Found::Backup(m) => Some((**m).clone()),
-            Found::Incomplete { .. } => None,
+            Found::Incomplete { .. } | Found::Invalid { .. } => None,
         })
         .collect();
-    let age = by_age(&backups, now, retention_days);
-    let mut items = Vec::new();
+    // The backup prune protects must be whole on the target: a manifest planted in a new
+    // folder, naming files that are not there, cannot take its place.
+    let mut protected = None;
+    let mut candidates: Vec<&Manifest> = backups
+        .iter()
+        .filter(|m| m.status == Status::Succeeded && m.created_date_time <= now)
+        .collect();
+    candidates.sort_by(|a, b| {
+        b.created_date_time
+            .cmp(&a.created_date_time)
+            .then_with(|| b.backup_id.cmp(&a.backup_id))
+    });
     let mut notes = Vec::new();
+    for m in candidates {
+        if files_present(target, m)? {
+            protected = Some(m.backup_id.clone());
+            break;
+        }
+        notes.push(format!(
+            "backup {} is not the newest complete backup: some of its archives are missing or have the wrong size (run `azs-backup verify {}`)",
+            m.backup_id, m.backup_id
+        ));
+    }
+    let age = by_age(&backups, now, retention_days, protected.as_deref());
+    let mut items = Vec::new();
     let mut doomed = std::collections::HashSet::new();
     let mut failed: Vec<&Manifest> = backups
         .iter()
@@ -201,14 +238,22 @@ pub fn plan(
             k.created_date_time.to_rfc3339()
         ));
     }
+    let lease = crate::lock::lease();
     for f in &found {
-        let Found::Incomplete { name, reason } = f else {
-            continue;
+        let (name, reason) = match f {
+            Found::Incomplete { name, reason } => (name, reason),
+            Found::Invalid { name, reason } => {
+                notes.push(format!(
+                    "left {ROOT}/{name} alone: its manifest is not valid ({reason}); look at it before deleting it by hand"
+                ));
+                continue;
+            }
+            Found::Backup(_) => continue,
         };
         if !manifest::is_backup_id(name) {
             continue;
         }
-        if Some(name.as_str()) == running {
+        if running.is_some_and(|r| r.eq_ignore_ascii_case(name)) {
             notes.push(format!(
                 "left {ROOT}/{name} alone: it is the backup running now"
             ));
@@ -221,13 +266,25 @@ pub fn plan(
             ));
             continue;
         }
+        // A folder written to within the lease may belong to a run whose lock this host cannot
+        // see (another host, a lock lost to a network split): only older ones are leftovers.
+        match last_written(target, &dir)? {
+            Some(t) if age_of(t) >= lease => {}
+            _ => {
+                notes.push(format!(
+                    "left {dir} alone: it has no manifest but was written to less than {} minutes ago (a backup may still be writing it)",
+                    lease.num_minutes().max(1)
+                ));
+                continue;
+            }
+        }
         items.push(PruneItem {
             path: dir,
             kind: ItemKind::IncompleteRun,
             backup_id: Some(name.clone()),
             status: None,
             created_date_time: None,
-            reason: "no manifest: left by an interrupted or failed run".into(),
+            reason: format!("no manifest: left by an interrupted or failed run ({reason})"),
         });
     }
     // Stray files: in MASBackup/ itself, and inside the backups that stay.
@@ -247,15 +304,19 @@ pub fn plan(
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             let kind = if dir == ROOT && e.name.starts_with(STALE_PREFIX) {
                 ItemKind::StaleLockFile
-            } else if e.name.starts_with('.')
-                && e.name.ends_with(".partial")
-                // A probe of a `configure` running right now.
-                && !e.name.starts_with("..probe-")
+            } else if (e.name.starts_with('.') && e.name.ends_with(".partial"))
+                || (dir == ROOT && e.name.starts_with(".probe-"))
             {
+                // Young ones (a `configure` probing right now, an upload in progress) are
+                // skipped below.
                 ItemKind::PartialFile
             } else {
                 continue;
             };
+            // An upload in progress (of a run this host cannot see) is not a leftover yet.
+            if e.modified.is_none_or(|t| age_of(t) < lease) {
+                continue;
+            }
             items.push(PruneItem {
                 path: format!("{dir}/{}", e.name),
                 kind,
@@ -280,6 +341,53 @@ pub fn plan(
     })
 }
 
+/// How long ago a target timestamp was, by this host's real clock (target timestamps are real
+/// time, whatever `AZS_BACKUP_NOW` says). A time in the future counts as now.
+fn age_of(t: std::time::SystemTime) -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(t)
+        .ok()
+        .and_then(|d| Duration::from_std(d).ok())
+        .unwrap_or_else(Duration::zero)
+}
+
+/// The newest modification time of a folder and the entries directly in it.
+fn last_written(
+    target: &dyn Target,
+    dir: &str,
+) -> std::result::Result<Option<std::time::SystemTime>, TargetError> {
+    let mut newest = match target.stat(dir)? {
+        Some(e) => e.modified,
+        None => return Ok(None),
+    };
+    for e in target.list(dir)? {
+        newest = match (newest, e.modified) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+    Ok(newest)
+}
+
+/// Whether every archive a backup names is on the target with the size its manifest records.
+fn files_present(target: &dyn Target, m: &Manifest) -> std::result::Result<bool, TargetError> {
+    let dir = manifest::backup_dir(&m.backup_id);
+    for r in m
+        .role_status
+        .iter()
+        .filter(|r| r.status == Status::Succeeded)
+    {
+        let Some(file) = &r.file_name else {
+            return Ok(false);
+        };
+        match target.stat(&format!("{dir}/{file}"))? {
+            Some(e) if !e.is_dir && e.size == r.encrypted_size_in_bytes => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
 fn backup_item(m: &Manifest, reason: String) -> PruneItem {
     PruneItem {
         path: manifest::backup_dir(&m.backup_id),
@@ -291,15 +399,40 @@ fn backup_item(m: &Manifest, reason: String) -> PruneItem {
     }
 }
 
-/// Deletes one planned item: a backup's manifest first, then its folder.
+/// Deletes one planned item: a backup's manifest first, then its folder. Refuses any path that
+/// is not `MASBackup/<guid>` (folders) or a plain file name inside `MASBackup/` or one of its
+/// GUID folders, whoever built the item.
 pub fn delete(target: &dyn Target, item: &PruneItem) -> std::result::Result<(), TargetError> {
+    let parts: Vec<&str> = item.path.split('/').collect();
+    let shape_ok = match item.kind {
+        ItemKind::Backup | ItemKind::IncompleteRun => {
+            parts.len() == 2 && parts[0] == ROOT && manifest::is_backup_id(parts[1])
+        }
+        ItemKind::PartialFile | ItemKind::StaleLockFile => {
+            parts.first() == Some(&ROOT)
+                && (parts.len() == 2 || (parts.len() == 3 && manifest::is_backup_id(parts[1])))
+        }
+    };
+    if !shape_ok || crate::target::rel_components(&item.path).is_err() {
+        return Err(TargetError::Io {
+            target: target.display(),
+            op: "delete",
+            path: item.path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "prune deletes only backup folders and leftover files inside MASBackup/",
+            ),
+        });
+    }
     let gone = |r: std::result::Result<(), TargetError>| match r {
         Err(TargetError::NotFound { .. }) => Ok(()),
         other => other,
     };
+    crate::testhook::point("prune.delete");
     match item.kind {
         ItemKind::Backup => {
             gone(target.remove_file(&format!("{}/{MANIFEST}", item.path)))?;
+            crate::testhook::point("prune.manifest-deleted");
             gone(target.remove_tree(&item.path))
         }
         ItemKind::IncompleteRun => gone(target.remove_tree(&item.path)),
@@ -372,7 +505,7 @@ mod tests {
             status,
             created_date_time: created,
             time_taken_to_create: "PT1S".into(),
-            encryption_cert_thumbprint: Some("AB".into()),
+            encryption_cert_thumbprint: Some("AB".repeat(20)),
             encryption_key_id: None,
             host_name: "h".into(),
             role_status: vec![RoleStatus {
@@ -382,8 +515,10 @@ mod tests {
                 file_count: 1,
                 plain_size_in_bytes: 1,
                 encrypted_size_in_bytes: 1,
-                sha256: None,
+                sha256: Some("0".repeat(64)),
                 error_message: None,
+                changed_files: Vec::new(),
+                changed_file_count: 0,
             }],
         }
     }
@@ -409,7 +544,7 @@ mod tests {
             manifest(2, d(9), Status::PartialSucceeded),
             manifest(3, d(11), Status::Succeeded),
         ];
-        let a = by_age(&all_old, now, 7);
+        let a = by_age(&all_old, now, 7, None);
         assert_eq!(a.newest_succeeded.unwrap().backup_id, all_old[0].backup_id);
         assert!(a.newest_past_retention);
         let ids: Vec<_> = a.past_retention.iter().map(|m| &m.backup_id).collect();
@@ -419,7 +554,7 @@ mod tests {
             manifest(4, d(7), Status::Succeeded),
             manifest(5, now + Duration::days(30), Status::Succeeded),
         ];
-        let a = by_age(&edge, now, 7);
+        let a = by_age(&edge, now, 7, None);
         assert!(a.past_retention.is_empty());
         assert_eq!(a.newest_succeeded.unwrap().backup_id, edge[0].backup_id);
     }
@@ -465,6 +600,9 @@ mod tests {
         fn create_new(&self, path: &str, data: &[u8]) -> std::result::Result<bool, TargetError> {
             self.inner.create_new(path, data)
         }
+        fn overwrite(&self, path: &str, data: &[u8]) -> std::result::Result<(), TargetError> {
+            self.inner.overwrite(path, data)
+        }
         fn remove_file(&self, path: &str) -> std::result::Result<(), TargetError> {
             self.spend()?;
             self.inner.remove_file(path)
@@ -478,6 +616,20 @@ mod tests {
         }
         fn capacity(&self) -> std::result::Result<Option<Capacity>, TargetError> {
             self.inner.capacity()
+        }
+    }
+
+    /// Moves the mtime of everything under `root` `secs` seconds into the past.
+    fn age_tree(root: &std::path::Path, secs: u64) {
+        let t = filetime::FileTime::from_system_time(
+            std::time::SystemTime::now() - std::time::Duration::from_secs(secs),
+        );
+        for e in std::fs::read_dir(root).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                age_tree(&p, secs);
+            }
+            filetime::set_file_mtime(&p, t).unwrap();
         }
     }
 
@@ -510,7 +662,25 @@ mod tests {
                     );
                 }
             }
-            // Finishing the job with a healthy target leaves exactly the young backup.
+            // A leftover written to within the lease is left alone (a run may still own it)...
+            let leftovers = |t: &LocalTarget| {
+                t.list(ROOT)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| {
+                        e.is_dir
+                            && t.stat(&format!("{ROOT}/{}/{MANIFEST}", e.name))
+                                .unwrap()
+                                .is_none()
+                    })
+                    .count()
+            };
+            let before = leftovers(&local);
+            prune(&local, now, 7, false, None).unwrap();
+            assert_eq!(leftovers(&local), before, "budget {budget}");
+            // ...and removed once it is older: finishing the job with a healthy target leaves
+            // exactly the young backup.
+            age_tree(dir.path(), 3600);
             prune(&local, now, 7, false, None).unwrap();
             let left = manifest::list(&local).unwrap();
             assert_eq!(left.len(), 1, "budget {budget}");

@@ -106,6 +106,10 @@ pub struct Settings {
     /// PEM of the certificate backups are encrypted for (certificate mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_certificate: Option<String>,
+    /// After each archive is committed, read it back from the target and compare its SHA-256
+    /// with what was written (costs one full read of every archive; off by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify_after_write: bool,
     #[serde(default)]
     pub sources: Vec<Source>,
 }
@@ -178,14 +182,15 @@ impl Loaded {
             path: paths.settings.clone(),
             message,
         };
-        let value: toml::Table = toml::from_str(&text).map_err(|e| bad(one_line(&e)))?;
+        let value: toml::Table = toml::from_str(&text).map_err(|e| bad(toml_error(&text, &e)))?;
         let version = value
             .get("version")
             .and_then(|v| v.as_integer())
             .ok_or_else(|| bad("the `version` field is missing".into()))?;
         let loaded = match version {
             1 => {
-                let v1: SettingsV1 = toml::from_str(&text).map_err(|e| bad(one_line(&e)))?;
+                let v1: SettingsV1 =
+                    toml::from_str(&text).map_err(|e| bad(toml_error(&text, &e)))?;
                 let settings = Settings {
                     version: SETTINGS_VERSION,
                     path: v1.path.clone(),
@@ -194,6 +199,7 @@ impl Loaded {
                     backup_retention_period_in_days: RETENTION_DEFAULT,
                     encryption_mode: EncryptionMode::Key,
                     encryption_certificate: None,
+                    verify_after_write: false,
                     sources: v1.sources.clone(),
                 };
                 let secrets = Secrets {
@@ -209,11 +215,12 @@ impl Loaded {
                 }
             }
             2 => {
-                let settings: Settings = toml::from_str(&text).map_err(|e| bad(one_line(&e)))?;
+                let settings: Settings =
+                    toml::from_str(&text).map_err(|e| bad(toml_error(&text, &e)))?;
                 let secrets = match read_private(&paths.secrets)? {
                     Some(t) => toml::from_str(&t).map_err(|e| Error::BadSettingsFile {
                         path: paths.secrets.clone(),
-                        message: one_line(&e),
+                        message: toml_error(&t, &e),
                     })?,
                     None => Secrets::default(),
                 };
@@ -243,6 +250,7 @@ impl Loaded {
         }
         let secrets = toml::to_string(&self.secrets).expect("secrets serialise");
         write_atomic(&self.paths.secrets, secrets.as_bytes())?;
+        crate::testhook::point("settings.secrets-written");
         let mut settings = self.settings.clone();
         settings.version = SETTINGS_VERSION;
         let text = format!(
@@ -435,13 +443,35 @@ pub fn parse_source_arg(arg: &str) -> Result<(String, PathBuf)> {
     }
 }
 
-fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^'))
-        .collect::<Vec<_>>()
-        .join("; ")
+/// A TOML error as `line L, column C: what`, without the text of the line: settings files of
+/// version 1 and secrets files hold passwords and keys, and these messages reach logs and cron
+/// mail. A message that would quote a value ("invalid type: string \"...\"") keeps only its kind.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let mut what = e.message().lines().next().unwrap_or("").trim().to_string();
+    if what.starts_with("invalid type") || what.starts_with("invalid value") {
+        let kind = what.split(':').next().unwrap_or("").to_string();
+        let expected = what
+            .find(", expected")
+            .map(|i| what[i..].to_string())
+            .unwrap_or_default();
+        what = format!("{kind}{expected}");
+    }
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&before[line_start..])
+                .chars()
+                .count()
+                + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
 }
 
 /// Reads a file that must not be readable by group or others. `None` when it does not exist.
@@ -508,6 +538,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(ctx(), e))?;
     tmp.write_all(data).map_err(|e| Error::io(ctx(), e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
+    crate::testhook::point("private.before-rename");
     tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
     #[cfg(unix)]
     if let Ok(d) = std::fs::File::open(dir) {

@@ -41,6 +41,8 @@ pub struct SettingsView {
     pub encryption_cert_subject: Option<String>,
     pub encryption_cert_expiry: Option<DateTime<Utc>>,
     pub encryption_key_id: Option<String>,
+    /// Each archive is read back after it is written and its SHA-256 compared.
+    pub verify_after_write: bool,
     pub sources: Vec<SourceView>,
     pub settings_file: String,
 }
@@ -73,6 +75,7 @@ impl SettingsView {
             encryption_cert_subject: cert.as_ref().map(|c| c.subject.clone()),
             encryption_cert_expiry: cert.as_ref().map(|c| c.not_after),
             encryption_key_id: key_id,
+            verify_after_write: s.verify_after_write,
             sources: s
                 .sources
                 .iter()

@@ -90,6 +90,21 @@ pub fn check_identity(m: &Manifest, identity: &Identity) -> Result<()> {
     Ok(())
 }
 
+/// Fails when an archive held a different number of regular files than its manifest says (a
+/// file lost on the way, or an archive swapped for another).
+pub fn check_file_count(
+    role: &manifest::RoleStatus,
+    stats: &crate::archive::UnpackStats,
+) -> Result<()> {
+    if stats.files != role.file_count {
+        return Err(Error::VerificationFailed(format!(
+            "{}: the archive holds {} files, the manifest's fileCount says {}",
+            role.role_name, stats.files, role.file_count
+        )));
+    }
+    Ok(())
+}
+
 /// Verifies backup `id`. Returns the report; `Err(VerificationFailed)` when anything is wrong.
 pub fn verify(
     target: &dyn Target,
@@ -178,12 +193,16 @@ fn verify_file(
         }
         Some(identity) => {
             let mut dec = Decryptor::new(&mut reader, identity).map_err(data_err)?;
-            let stats = crate::archive::unpack(&mut dec, None).map_err(|e| match e {
-                Error::VerificationFailed(msg) => fail(msg),
-                other => other,
-            })?;
+            let stats = crate::archive::unpack(&mut dec, None, &Default::default()).map_err(
+                |e| match e {
+                    Error::VerificationFailed(msg) => fail(msg),
+                    Error::UnsafeEntry(msg) => fail(msg),
+                    other => other,
+                },
+            )?;
             // Authenticate everything after the tar end marker too, up to the last chunk.
             io::copy(&mut dec, &mut io::sink()).map_err(data_err)?;
+            check_file_count(role, &stats)?;
             entries = Some(stats);
         }
     }

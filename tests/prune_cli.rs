@@ -223,6 +223,26 @@ fn leftovers_of_failed_runs_are_removed_and_other_folders_kept() {
     );
     w.write("backups/MASBackup/notes/readme.txt", b"keep me");
 
+    // Left an hour ago: older than the lease, so no run can still own them.
+    let hour_ago = filetime::FileTime::from_system_time(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    for p in [
+        format!("backups/MASBackup/{leftover}/.identity.tar.zst.enc.a1b2c3.partial"),
+        format!("backups/MASBackup/{leftover}/identity.tar.zst.enc"),
+        format!("backups/MASBackup/{leftover}"),
+        "backups/MASBackup/.manifest.json.x9y8.partial".to_string(),
+        format!("backups/MASBackup/{good}/.manifest.json.q1w2.partial"),
+    ] {
+        filetime::set_file_mtime(w.path(&p), hour_ago).unwrap();
+    }
+    // A run of another host writing right now: its folder and upload are left alone.
+    let young = "1a2b3c4d-0000-4000-8000-00000000000a";
+    w.write(
+        &format!("backups/MASBackup/{young}/.identity.tar.zst.enc.zz.partial"),
+        b"being written",
+    );
+
     let listed_before = json(&w, &rfc(now()), &["list", "--all"]);
     assert_eq!(listed_before["backups"].as_array().unwrap().len(), 1);
 
@@ -251,6 +271,11 @@ fn leftovers_of_failed_runs_are_removed_and_other_folders_kept() {
         .path("backups/MASBackup/progressivebackup/1.2102.0.9/ECE/201901151200_x_Full_C.zip")
         .exists());
     assert!(w.path("backups/MASBackup/notes/readme.txt").exists());
+    assert!(w
+        .path(&format!(
+            "backups/MASBackup/{young}/.identity.tar.zst.enc.zz.partial"
+        ))
+        .exists());
     // The good backup is whole.
     assert_eq!(listed(&w), [(good.clone(), 1)]);
     let out = run(&w, &rfc(now()), &["verify", good]);

@@ -158,6 +158,10 @@ pub struct ConfigureArgs {
     /// Do not prove the target reachable and writable
     #[arg(long)]
     pub no_verify: bool,
+    /// After each archive is written, read it back from the target and compare its SHA-256
+    /// (catches shares that truncate or corrupt silently; costs one extra read of every archive).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub verify_after_write: Option<bool>,
     /// Confirm changes that delete backups (reducing retention) without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -259,6 +263,10 @@ pub struct RestoreArgs {
     /// Restore into a non-empty directory, replacing the sources' folders
     #[arg(long)]
     pub force: bool,
+    /// Restore setuid, setgid and sticky bits (masked by default: restored files belong to the
+    /// user who restores, often root).
+    #[arg(long)]
+    pub preserve_special_bits: bool,
     #[command(flatten)]
     pub from: FromArgs,
 }

@@ -144,6 +144,7 @@ fn cmd_configure(paths: &SettingsPaths, a: args::ConfigureArgs, out: &Out) -> Re
         sources,
         remove_sources: a.remove_source.clone(),
         verify_target: !a.no_verify,
+        verify_after_write: a.verify_after_write,
     };
     let yes = a.yes;
     let mut confirm = |msg: &str| -> bool {
@@ -248,6 +249,14 @@ fn render_settings(v: &SettingsView) -> String {
             format!("legacy key {k} (backward-compatibility mode)"),
         );
     }
+    line(
+        "verifyAfterWrite",
+        if v.verify_after_write {
+            "true (each archive is read back and its SHA-256 compared)".into()
+        } else {
+            "false".into()
+        },
+    );
     for src in &v.sources {
         line(&format!("source {}", src.name), src.path.clone());
     }
@@ -404,17 +413,22 @@ fn cmd_list(config: Option<&std::path::Path>, a: args::ListArgs, out: &Out) -> R
             _ => None,
         })
         .collect();
-    let incomplete: Vec<(&str, &str)> = found
+    let incomplete: Vec<(&str, &str, &str)> = found
         .iter()
         .filter_map(|f| match f {
-            Found::Incomplete { name, reason } => Some((name.as_str(), reason.as_str())),
-            _ => None,
+            Found::Incomplete { name, reason } => {
+                Some((name.as_str(), "incomplete", reason.as_str()))
+            }
+            Found::Invalid { name, reason } => Some((name.as_str(), "invalid", reason.as_str())),
+            Found::Backup(_) => None,
         })
         .collect();
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Incomplete<'a> {
         name: &'a str,
+        /// `incomplete` (no manifest) or `invalid` (a manifest that fails validation).
+        state: &'a str,
         reason: &'a str,
     }
     #[derive(Serialize)]
@@ -431,7 +445,11 @@ fn cmd_list(config: Option<&std::path::Path>, a: args::ListArgs, out: &Out) -> R
         incomplete: a.all.then(|| {
             incomplete
                 .iter()
-                .map(|(name, reason)| Incomplete { name, reason })
+                .map(|(name, state, reason)| Incomplete {
+                    name,
+                    state,
+                    reason,
+                })
                 .collect()
         }),
     })?;
@@ -455,12 +473,17 @@ fn cmd_list(config: Option<&std::path::Path>, a: args::ListArgs, out: &Out) -> R
         }
     }
     if a.all {
-        for (name, reason) in &incomplete {
-            out.say(format!("{name:<36}  Incomplete        {reason}"));
+        for (name, state, reason) in &incomplete {
+            let label = if *state == "invalid" {
+                "Invalid"
+            } else {
+                "Incomplete"
+            };
+            out.say(format!("{name:<36}  {label:<16}  {reason}"));
         }
     } else if !incomplete.is_empty() {
         out.note(format!(
-            "azs-backup: note: {} folder(s) of interrupted or failed runs are not listed (see `list --all`; `prune` removes them)",
+            "azs-backup: note: {} folder(s) of interrupted or failed runs or with an invalid manifest are not listed (see `list --all`)",
             incomplete.len()
         ));
     }
@@ -539,6 +562,7 @@ fn cmd_restore(config: Option<&std::path::Path>, a: args::RestoreArgs, out: &Out
             to: &a.to,
             source: a.source.as_deref(),
             force: a.force,
+            preserve_special_bits: a.preserve_special_bits,
         },
         &mut |role, n| bar.update(role, n),
     );

@@ -48,12 +48,13 @@ impl LocalTarget {
         Self::open(root)
     }
 
-    fn full(&self, rel: &str) -> PathBuf {
+    /// The local path of a target path; refuses anything but plain relative components.
+    fn full(&self, rel: &str) -> Result<PathBuf, TargetError> {
         let mut p = self.root.clone();
-        for part in rel.split('/').filter(|s| !s.is_empty()) {
+        for part in super::rel_components(rel).map_err(|e| self.err("use", rel, e))? {
             p.push(part);
         }
-        p
+        Ok(p)
     }
 
     fn err(&self, op: &'static str, rel: &str, e: io::Error) -> TargetError {
@@ -104,7 +105,7 @@ impl Upload for LocalUpload<'_> {
                 found,
             });
         }
-        let dest = t.full(&rel);
+        let dest = t.full(&rel)?;
         // persist_noclobber: never replaces an existing file.
         tmp.persist_noclobber(&dest)
             .map_err(|e| t.err("rename into place", &rel, e.error))?;
@@ -123,14 +124,16 @@ impl Target for LocalTarget {
     }
 
     fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
-        fs::create_dir_all(self.full(dir)).map_err(|e| self.err("create directory", dir, e))
+        fs::create_dir_all(self.full(dir)?).map_err(|e| self.err("create directory", dir, e))
     }
 
     fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
-        let rd = fs::read_dir(self.full(dir)).map_err(|e| self.err("list", dir, e))?;
+        let rd = fs::read_dir(self.full(dir)?).map_err(|e| self.err("list", dir, e))?;
         let mut out = Vec::new();
         for e in rd {
             let e = e.map_err(|e| self.err("list", dir, e))?;
+            // DirEntry::metadata does not follow symlinks: a symlink planted on the target is
+            // listed as a file (so removing a tree removes the link, never what it points to).
             let m = match e.metadata() {
                 Ok(m) => m,
                 Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
@@ -138,8 +141,9 @@ impl Target for LocalTarget {
             };
             out.push(Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
-                is_dir: m.is_dir(),
+                is_dir: m.file_type().is_dir(),
                 size: m.len(),
+                modified: m.modified().ok(),
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -147,7 +151,7 @@ impl Target for LocalTarget {
     }
 
     fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
-        let full = self.full(path);
+        let full = self.full(path)?;
         match fs::symlink_metadata(&full) {
             Ok(m) => Ok(Some(Entry {
                 name: full
@@ -156,6 +160,7 @@ impl Target for LocalTarget {
                     .unwrap_or_default(),
                 is_dir: m.is_dir(),
                 size: m.len(),
+                modified: m.modified().ok(),
             })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.err("stat", path, e)),
@@ -163,12 +168,31 @@ impl Target for LocalTarget {
     }
 
     fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
-        let f = File::open(self.full(path)).map_err(|e| self.err("open", path, e))?;
+        // Only regular files are read: a symlink, FIFO or device planted on the target is
+        // refused (a FIFO would block, a symlink could point anywhere on this host).
+        let mut o = OpenOptions::new();
+        o.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let f = o
+            .open(self.full(path)?)
+            .map_err(|e| self.err("open", path, e))?;
+        let m = f.metadata().map_err(|e| self.err("open", path, e))?;
+        if !m.is_file() {
+            return Err(self.err(
+                "open",
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
         Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
     }
 
     fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
-        let dest = self.full(path);
+        let dest = self.full(path)?;
         let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
         let base = dest
             .file_name()
@@ -191,7 +215,7 @@ impl Target for LocalTarget {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(self.full(path))
+            .open(self.full(path)?)
         {
             Ok(mut f) => {
                 f.write_all(data)
@@ -204,23 +228,34 @@ impl Target for LocalTarget {
         }
     }
 
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(self.full(path)?)
+            .map_err(|e| self.err("open", path, e))?;
+        f.write_all(data)
+            .and_then(|_| f.set_len(data.len() as u64))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| self.err("write", path, e))
+    }
+
     fn remove_file(&self, path: &str) -> Result<(), TargetError> {
-        fs::remove_file(self.full(path)).map_err(|e| self.err("delete", path, e))
+        fs::remove_file(self.full(path)?).map_err(|e| self.err("delete", path, e))
     }
 
     fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
-        fs::remove_dir(self.full(path)).map_err(|e| self.err("delete directory", path, e))
+        fs::remove_dir(self.full(path)?).map_err(|e| self.err("delete directory", path, e))
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
-        let dest = self.full(to);
+        let dest = self.full(to)?;
         if dest.exists() {
             return Err(TargetError::AlreadyExists {
                 target: self.name.clone(),
                 path: to.to_string(),
             });
         }
-        fs::rename(self.full(from), dest).map_err(|e| self.err("rename", from, e))
+        fs::rename(self.full(from)?, dest).map_err(|e| self.err("rename", from, e))
     }
 
     fn capacity(&self) -> Result<Option<Capacity>, TargetError> {

@@ -24,6 +24,8 @@ pub struct Entry {
     pub name: String,
     pub is_dir: bool,
     pub size: u64,
+    /// Last modification, when the target tells.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Space on the target, in bytes.
@@ -128,6 +130,37 @@ impl TargetError {
     }
 }
 
+/// Splits a target path (relative, `/`-separated; `""` is the target's root) into its
+/// components. Every target checks every path it is given with this, whatever the caller:
+/// empty, `.`, `..` and absolute components, backslashes and control characters are refused,
+/// so no name read from the share can address anything outside the target.
+pub fn rel_components(rel: &str) -> std::io::Result<Vec<&str>> {
+    if rel.is_empty() {
+        return Ok(Vec::new());
+    }
+    rel.split('/')
+        .map(|part| {
+            let bad = part.is_empty()
+                || part == "."
+                || part == ".."
+                || part.contains('\\')
+                || (cfg!(windows) && part.contains(':'))
+                || part.chars().any(char::is_control);
+            if bad {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{:?} is not a plain relative path on the target (empty, '.', '..' and absolute components, backslashes and control characters are refused)",
+                        rel.chars().take(120).collect::<String>()
+                    ),
+                ))
+            } else {
+                Ok(part)
+            }
+        })
+        .collect()
+}
+
 /// A file being written to a target. Visible under its final name only after [`Upload::commit`].
 pub trait Upload: Write {
     /// Flushes, checks the stored size against what was written and renames the temporary file
@@ -151,6 +184,10 @@ pub trait Target {
     fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError>;
     /// Creates `path` with `data` only if nothing exists there; `Ok(false)` when it exists.
     fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError>;
+    /// Rewrites an existing small file in place (no moment without the file, no rename): used
+    /// to refresh a lock. `data` should not be shorter than what it replaces; it is written
+    /// over the start of the file and the file is then cut to its length.
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError>;
     /// Removes a file.
     fn remove_file(&self, path: &str) -> Result<(), TargetError>;
     /// Removes an empty directory.
@@ -164,6 +201,17 @@ pub trait Target {
     fn read_all(&self, path: &str) -> Result<Vec<u8>, TargetError> {
         let mut buf = Vec::new();
         self.open(path)?
+            .read_to_end(&mut buf)
+            .map_err(|e| TargetError::from_io(&self.display(), "read", path, e))?;
+        Ok(buf)
+    }
+
+    /// Reads a small file, at most `limit + 1` bytes of it (so a caller can tell a file that is
+    /// too large without reading all of it).
+    fn read_limited(&self, path: &str, limit: u64) -> Result<Vec<u8>, TargetError> {
+        let mut buf = Vec::new();
+        self.open(path)?
+            .take(limit.saturating_add(1))
             .read_to_end(&mut buf)
             .map_err(|e| TargetError::from_io(&self.display(), "read", path, e))?;
         Ok(buf)
@@ -184,7 +232,11 @@ pub trait Target {
     /// Removes a directory and everything under it.
     fn remove_tree(&self, dir: &str) -> Result<(), TargetError> {
         for e in self.list(dir)? {
-            let p = format!("{dir}/{}", e.name);
+            let p = if dir.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{dir}/{}", e.name)
+            };
             if e.is_dir {
                 self.remove_tree(&p)?;
             } else {

@@ -107,13 +107,7 @@ fn encode(component: &str) -> String {
 /// Splits a relative `/`-separated path into checked components.
 fn components(rel: &str) -> io::Result<Vec<&str>> {
     let mut out = Vec::new();
-    for part in rel.split('/').filter(|p| !p.is_empty()) {
-        if part == "." || part == ".." {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "'.' and '..' are not allowed in target paths",
-            ));
-        }
+    for part in super::rel_components(rel)? {
         if let Some(c) = part.chars().find(|c| REFUSED.contains(c) || c.is_control()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -303,6 +297,7 @@ impl SmbTarget {
                     .to_string(),
                 is_dir: st.mode.is_dir(),
                 size: st.size,
+                modified: Some(st.modified),
             })),
             Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.err("stat", rel, e)),
@@ -523,6 +518,7 @@ impl Target for SmbTarget {
                         } else {
                             e.size
                         },
+                        modified: Some(e.mtime),
                         name: e.name,
                     })
                     .collect();
@@ -642,6 +638,28 @@ impl Target for SmbTarget {
         Ok(true)
     }
 
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+        let url = self.url(path)?;
+        // SMB through libsmbclient cannot cut a file: new content shorter than the old is
+        // padded with spaces (locks are JSON, where trailing spaces are nothing).
+        let old = self
+            .client
+            .stat(&url)
+            .map_err(|e| self.err("stat", path, e))?
+            .size;
+        let mut data = data.to_vec();
+        if (data.len() as u64) < old {
+            data.resize(old as usize, b' ');
+        }
+        let mut file = self
+            .client
+            .open_with(&url, SmbOpenOptions::default().write(true))
+            .map_err(|e| self.err("open", path, e))?;
+        file.write_all(&data)
+            .map_err(|e| self.io_err("write", path, e))?;
+        Ok(())
+    }
+
     fn remove_file(&self, path: &str) -> Result<(), TargetError> {
         let url = self.url(path)?;
         self.client
@@ -720,7 +738,10 @@ mod tests {
             let e = components(bad).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
-        assert_eq!(components("/a//b c/d%e/").unwrap(), vec!["a", "b c", "d%e"]);
+        assert_eq!(components("a/b c/d%e").unwrap(), vec!["a", "b c", "d%e"]);
+        for bad in ["/a", "a//b", "a/", "/"] {
+            assert!(components(bad).is_err(), "{bad}");
+        }
         assert!(components("").unwrap().is_empty());
     }
 

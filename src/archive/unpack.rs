@@ -1,0 +1,483 @@
+//! Unpacking an untrusted tar + zstd stream, confined to one directory.
+
+use crate::error::{Error, Result};
+use cap_fs_ext::DirExt;
+use cap_std::fs::Dir;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// How to unpack.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnpackOptions {
+    /// Keep setuid, setgid and sticky bits (masked by default: restored files belong to the
+    /// user running the restore, often root).
+    pub preserve_special_bits: bool,
+}
+
+/// What unpacking did.
+#[derive(Debug, Default, Clone)]
+pub struct UnpackStats {
+    pub entries: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// What an earlier entry was, to judge the entries below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Dir,
+    File,
+    Symlink,
+}
+
+fn refuse(name: &str, why: impl std::fmt::Display) -> Error {
+    Error::UnsafeEntry(format!("refusing archive entry {name:?}: {why}"))
+}
+
+/// Splits an entry name into its components, refusing absolute names and `..`.
+fn components(raw: &[u8], shown: &str) -> Result<Vec<Vec<u8>>> {
+    if raw.first() == Some(&b'/') {
+        return Err(refuse(
+            shown,
+            "its path is absolute, so it would land outside the destination",
+        ));
+    }
+    let mut out = Vec::new();
+    for c in raw.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                return Err(refuse(
+                    shown,
+                    "its path contains '..', so it would land outside the destination",
+                ))
+            }
+            _ => {
+                if cfg!(windows) && c.iter().any(|b| matches!(b, b'\\' | b':')) {
+                    return Err(refuse(shown, "its name holds '\\' or ':'"));
+                }
+                out.push(c.to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn os_name(c: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(c))
+}
+
+#[cfg(not(unix))]
+fn os_name(c: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(c).into_owned())
+}
+
+/// The entries seen so far, by a keyed hash of their path (8 bytes each, whatever the name
+/// length: 200,000 entries cost a few MiB).
+struct Index {
+    hasher: std::collections::hash_map::RandomState,
+    seen: HashMap<u64, Seen>,
+}
+
+impl Index {
+    fn key(&self, parts: &[Vec<u8>]) -> u64 {
+        self.hasher.hash_one(parts)
+    }
+
+    /// Refuses an entry that sits below a symlink or a file, or that repeats a name.
+    fn check(&self, parts: &[Vec<u8>], kind: Seen, shown: &str) -> Result<()> {
+        for i in 1..parts.len() {
+            match self.seen.get(&self.key(&parts[..i])) {
+                Some(Seen::Symlink) => {
+                    return Err(refuse(
+                        shown,
+                        format!(
+                            "it would be written through the symlink {:?}, which may point outside the destination",
+                            String::from_utf8_lossy(&parts[..i].join(&b'/'))
+                        ),
+                    ))
+                }
+                Some(Seen::File) => {
+                    return Err(refuse(
+                        shown,
+                        format!(
+                            "it would be written below the file {:?}",
+                            String::from_utf8_lossy(&parts[..i].join(&b'/'))
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        match self.seen.get(&self.key(parts)) {
+            Some(Seen::Dir) if kind == Seen::Dir => Ok(()),
+            Some(_) => Err(refuse(
+                shown,
+                "the name appears twice in the archive (a second entry could replace the first)",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn add(&mut self, parts: &[Vec<u8>], kind: Seen) {
+        let k = self.key(parts);
+        self.seen.insert(k, kind);
+    }
+}
+
+/// The destination: a directory handle, the last parent directory opened (entries come in
+/// directory order, so most share it), and the directories whose mode and mtime are set last.
+struct Dest {
+    root: Dir,
+    cached: Option<(Vec<Vec<u8>>, Dir)>,
+    dirs: Vec<(Vec<Vec<u8>>, u32, u64)>,
+}
+
+fn io_err(shown: &str, e: io::Error) -> Error {
+    Error::io(format!("restoring {shown}"), e)
+}
+
+impl Dest {
+    /// The directory `parts` names, created (without following any symlink) when missing.
+    fn dir(&mut self, parts: &[Vec<u8>], shown: &str) -> Result<&Dir> {
+        if self.cached.as_ref().map(|c| c.0.as_slice()) != Some(parts) {
+            let mut cur = self.root.try_clone().map_err(|e| io_err(shown, e))?;
+            for (i, c) in parts.iter().enumerate() {
+                let name = os_name(c);
+                let next = match cur.open_dir_nofollow(&name) {
+                    Ok(d) => d,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        cur.create_dir(&name).map_err(|e| io_err(shown, e))?;
+                        cur.open_dir_nofollow(&name).map_err(|e| io_err(shown, e))?
+                    }
+                    Err(e) => {
+                        let what = String::from_utf8_lossy(&parts[..=i].join(&b'/')).into_owned();
+                        return Err(match cur.symlink_metadata(&name) {
+                            Ok(m) if m.file_type().is_symlink() => refuse(
+                                shown,
+                                format!("it would be written through the symlink {what:?}"),
+                            ),
+                            Ok(m) if !m.is_dir() => refuse(
+                                shown,
+                                format!("it would be written below the file {what:?}"),
+                            ),
+                            _ => io_err(shown, e),
+                        });
+                    }
+                };
+                cur = next;
+            }
+            self.cached = Some((parts.to_vec(), cur));
+        }
+        Ok(&self.cached.as_ref().expect("just set").1)
+    }
+}
+
+#[cfg(unix)]
+fn std_perms(mode: u32) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(mode)
+}
+
+/// Unpacks a tar + zstd stream into `dest` (which must exist). With `dest = None` the archive
+/// is only read through (every entry decoded and checked as if it were restored), which is
+/// what `verify --key` does.
+pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> Result<UnpackStats> {
+    let dec = zstd::Decoder::new(input).map_err(|e| Error::from_data_io("reading archive", e))?;
+    let mut ar = tar::Archive::new(dec);
+    let mut dest = match dest {
+        Some(d) => Some(Dest {
+            root: Dir::open_ambient_dir(d, cap_std::ambient_authority())
+                .map_err(|e| Error::io(format!("opening {}", d.display()), e))?,
+            cached: None,
+            dirs: Vec::new(),
+        }),
+        None => None,
+    };
+    let mode_mask = if opts.preserve_special_bits {
+        0o7777
+    } else {
+        0o777
+    };
+    let mut index = Index {
+        hasher: Default::default(),
+        seen: HashMap::new(),
+    };
+    let mut stats = UnpackStats::default();
+    let entries = ar
+        .entries()
+        .map_err(|e| Error::from_data_io("reading archive", e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::from_data_io("reading archive", e))?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let kind = entry.header().entry_type();
+        let seen = match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                Seen::File
+            }
+            tar::EntryType::Directory => Seen::Dir,
+            tar::EntryType::Symlink => Seen::Symlink,
+            // Extension headers that tar itself did not fold into the next entry.
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+            tar::EntryType::Link => {
+                return Err(refuse(
+                    &shown,
+                    "hard links are never written by azs-backup and are not restored",
+                ))
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                return Err(refuse(
+                    &shown,
+                    "device nodes and FIFOs are never written by azs-backup and are not restored",
+                ))
+            }
+            other => {
+                return Err(refuse(
+                    &shown,
+                    format!(
+                        "entry type {:?} is not one azs-backup writes",
+                        other.as_byte() as char
+                    ),
+                ))
+            }
+        };
+        let parts = components(&raw, &shown)?;
+        if parts.is_empty() {
+            if seen == Seen::Dir {
+                continue;
+            }
+            return Err(refuse(&shown, "it has an empty name"));
+        }
+        index.check(&parts, seen, &shown)?;
+        index.add(&parts, seen);
+        stats.entries += 1;
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & mode_mask;
+        let mtime = header.mtime().unwrap_or(0);
+        let link = if seen == Seen::Symlink {
+            Some(
+                entry
+                    .link_name_bytes()
+                    .ok_or_else(|| refuse(&shown, "the symlink has no target"))?
+                    .into_owned(),
+            )
+        } else {
+            None
+        };
+        let Some(d) = dest.as_mut() else {
+            let n = io::copy(&mut entry, &mut io::sink())
+                .map_err(|e| Error::from_data_io(format!("reading {shown}"), e))?;
+            if seen == Seen::File {
+                stats.files += 1;
+                stats.bytes += n;
+            }
+            continue;
+        };
+        let (name, parent) = parts.split_last().expect("not empty");
+        let name = os_name(name);
+        let parent = d.dir(parent, &shown)?;
+        match seen {
+            Seen::Dir => {
+                match parent.create_dir(&name) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        match parent.symlink_metadata(&name) {
+                            Ok(m) if m.is_dir() => {}
+                            _ => {
+                                return Err(refuse(&shown, "the name appears twice in the archive"))
+                            }
+                        }
+                    }
+                    Err(e) => return Err(io_err(&shown, e)),
+                }
+                d.dirs.push((parts.clone(), mode, mtime));
+            }
+            Seen::Symlink => {
+                let target = os_name(link.as_deref().unwrap_or_default());
+                #[cfg(unix)]
+                let made = parent.symlink_contents(&target, &name);
+                #[cfg(windows)]
+                let made = parent.symlink_file(&target, &name);
+                made.map_err(|e| match e.kind() {
+                    io::ErrorKind::AlreadyExists => {
+                        refuse(&shown, "the name appears twice in the archive")
+                    }
+                    _ => io_err(&shown, e),
+                })?;
+            }
+            Seen::File => {
+                // create_new: O_CREAT|O_EXCL never follows a symlink and never replaces a file.
+                let file = parent
+                    .open_with(
+                        &name,
+                        cap_std::fs::OpenOptions::new().write(true).create_new(true),
+                    )
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::AlreadyExists => {
+                            refuse(&shown, "the name appears twice in the archive")
+                        }
+                        _ => io_err(&shown, e),
+                    })?;
+                let mut file = file.into_std();
+                let n = io::copy(&mut entry, &mut file).map_err(|e| {
+                    if e.kind() == io::ErrorKind::InvalidData
+                        || e.kind() == io::ErrorKind::UnexpectedEof
+                        || crate::crypto::CryptoError::from_io(&e).is_some()
+                    {
+                        Error::from_data_io(format!("restoring {shown}"), e)
+                    } else {
+                        io_err(&shown, e)
+                    }
+                })?;
+                #[cfg(unix)]
+                file.set_permissions(std_perms(mode))
+                    .map_err(|e| io_err(&shown, e))?;
+                let t = filetime::FileTime::from_unix_time(mtime as i64, 0);
+                filetime::set_file_handle_times(&file, Some(t), Some(t))
+                    .map_err(|e| io_err(&shown, e))?;
+                stats.files += 1;
+                stats.bytes += n;
+                crate::testhook::point("unpack.file-written");
+            }
+        }
+    }
+    if let Some(mut d) = dest {
+        d.cached = None;
+        // Deepest first, so a parent's mtime is set after its children changed it.
+        let mut dirs = std::mem::take(&mut d.dirs);
+        dirs.sort_by_key(|x| std::cmp::Reverse(x.0.len()));
+        for (parts, mode, mtime) in dirs {
+            let shown = String::from_utf8_lossy(&parts.join(&b'/')).into_owned();
+            let rel: PathBuf = parts.iter().map(|c| os_name(c)).collect();
+            #[cfg(unix)]
+            d.root
+                .set_permissions(&rel, cap_std::fs::Permissions::from_std(std_perms(mode)))
+                .map_err(|e| io_err(&shown, e))?;
+            #[cfg(not(unix))]
+            let _ = mode;
+            let t = cap_std::time::SystemTime::from_std(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime),
+            );
+            let spec = |t| Some(cap_fs_ext::SystemTimeSpec::Absolute(t));
+            d.root
+                .set_symlink_times(&rel, spec(t), spec(t))
+                .map_err(|e| io_err(&shown, e))?;
+        }
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn names_are_checked() {
+        let ok = |s: &str| components(s.as_bytes(), s).is_ok();
+        assert!(ok("a/b"));
+        assert!(ok("./a"));
+        assert!(ok("a/"));
+        assert!(!ok("../a"));
+        assert!(!ok("a/../../b"));
+        assert!(!ok("/etc/passwd"));
+        assert_eq!(
+            components(b"./a//b/", "").unwrap(),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+    }
+
+    fn tar_zst(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        let raw = b.into_inner().unwrap();
+        zstd::encode_all(&raw[..], 1).unwrap()
+    }
+
+    fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &[u8], kind: tar::EntryType, link: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        // Write the name bytes directly: Builder refuses '..' and absolute names itself.
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+        h.set_entry_type(kind);
+        h.set_size(if kind.is_file() { 1 } else { 0 });
+        h.set_mode(0o644);
+        h.set_cksum();
+        let data: &[u8] = if kind.is_file() { b"x" } else { b"" };
+        b.append(&h, data).unwrap();
+    }
+
+    #[test]
+    fn escaping_entries_are_refused_when_restoring_and_verifying() {
+        use tar::EntryType as T;
+        let cases: Vec<Vec<u8>> = vec![
+            tar_zst(|b| raw_entry(b, b"../evil", T::Regular, b"")),
+            tar_zst(|b| raw_entry(b, b"/tmp/evil", T::Regular, b"")),
+            tar_zst(|b| {
+                raw_entry(b, b"link", T::Symlink, b"/");
+                raw_entry(b, b"link/evil", T::Regular, b"");
+            }),
+            tar_zst(|b| {
+                raw_entry(b, b"dl", T::Symlink, b"..");
+                raw_entry(b, b"dl/evil", T::Regular, b"");
+            }),
+            tar_zst(|b| {
+                raw_entry(b, b"evil", T::Symlink, b"../evil");
+                raw_entry(b, b"evil", T::Regular, b"");
+            }),
+            tar_zst(|b| raw_entry(b, b"h", T::Link, b"../evil")),
+            tar_zst(|b| raw_entry(b, b"null", T::Char, b"")),
+            tar_zst(|b| {
+                raw_entry(b, b"f", T::Regular, b"");
+                raw_entry(b, b"f/evil", T::Regular, b"");
+            }),
+        ];
+        for (i, data) in cases.into_iter().enumerate() {
+            let outer = tempfile::tempdir().unwrap();
+            let dest = outer.path().join("dest");
+            fs::create_dir(&dest).unwrap();
+            let opts = UnpackOptions::default();
+            for target in [None, Some(dest.as_path())] {
+                let e = unpack(&data[..], target, &opts).unwrap_err();
+                assert!(matches!(e, Error::UnsafeEntry(_)), "case {i}: {e}");
+                assert!(e.to_string().starts_with("refusing"), "case {i}: {e}");
+            }
+            assert!(!outer.path().join("evil").exists(), "case {i} escaped");
+        }
+    }
+
+    #[test]
+    fn special_bits_are_masked_unless_asked_for() {
+        let data = tar_zst(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_path("suid").unwrap();
+            h.set_size(1);
+            h.set_mode(0o4755);
+            h.set_cksum();
+            b.append(&h, &b"x"[..]).unwrap();
+        });
+        for (keep, want) in [(false, 0o755), (true, 0o4755)] {
+            let d = tempfile::tempdir().unwrap();
+            let opts = UnpackOptions {
+                preserve_special_bits: keep,
+            };
+            unpack(&data[..], Some(d.path()), &opts).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let m = fs::metadata(d.path().join("suid"))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(m & 0o7777, want);
+            }
+            #[cfg(not(unix))]
+            let _ = want;
+        }
+    }
+}
