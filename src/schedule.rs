@@ -54,6 +54,38 @@ pub fn is_due(state: &State, now: DateTime<Utc>) -> bool {
     state.is_backup_scheduler_enabled && state.next_backup_time.is_some_and(|n| n <= now)
 }
 
+/// How long `tick` waits before it tries again a scheduled backup that failed for a reason that
+/// may pass (target unreachable, timeout). Retries stop at the next slot.
+pub const RETRY_AFTER_MINUTES: i64 = 30;
+
+/// True when a failed scheduled backup should be tried again at `now` (and its slot is not due
+/// anyway).
+pub fn is_retry_due(state: &State, now: DateTime<Utc>) -> bool {
+    state.is_backup_scheduler_enabled
+        && !is_due(state, now)
+        && state.retry_at.is_some_and(|r| r <= now)
+}
+
+/// Whether a failed run may succeed if tried again soon: the target could not be reached or
+/// timed out (not: denied, missing, full, bad settings).
+pub fn is_transient(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Target(crate::target::TargetError::Unreachable { .. })
+    )
+}
+
+/// The retry time after a scheduled run failed at `now` with `e`: `now` + [`RETRY_AFTER_MINUTES`]
+/// when the failure may pass and that is before `next` (the next slot), else none.
+pub fn retry_after(
+    e: &Error,
+    now: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let at = now + Duration::minutes(RETRY_AFTER_MINUTES);
+    (is_transient(e) && next.is_some_and(|n| at < n)).then_some(at)
+}
+
 /// What `enable-auto` / `disable-auto` did.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +124,9 @@ pub fn set_enabled(loaded: &Loaded, enabled: bool, now: DateTime<Utc>) -> Result
 pub struct TickReport {
     /// True when a scheduled backup ran.
     pub ran: bool,
+    /// True when this run retried a scheduled backup that failed for a reason that may pass.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry: bool,
     /// `automaticBackupsOff`, `notDue`, `skipped` (another backup was running) or `ran`.
     pub reason: &'static str,
     pub is_backup_scheduler_enabled: bool,
@@ -114,6 +149,7 @@ impl TickReport {
     fn idle(reason: &'static str, state: &State) -> TickReport {
         TickReport {
             ran: false,
+            retry: false,
             reason,
             is_backup_scheduler_enabled: state.is_backup_scheduler_enabled,
             slot: None,
@@ -150,7 +186,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
         r.next_backup_time = next;
         return Ok(r);
     }
-    if !is_due(&state, now) {
+    if !is_due(&state, now) && !is_retry_due(&state, now) {
         return Ok(TickReport::idle("notDue", &state));
     }
     let recipient = loaded.recipient()?;
@@ -170,7 +206,8 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     // run lock and move the schedule on, so that no later tick takes this slot again.
     let state_lock = state::lock(&paths.state)?;
     let mut st = State::load(&paths.state)?;
-    if !is_due(&st, now) {
+    let retry = is_retry_due(&st, now);
+    if !is_due(&st, now) && !retry {
         let reason = if st.is_backup_scheduler_enabled {
             "notDue"
         } else {
@@ -178,9 +215,16 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
         };
         return Ok(TickReport::idle(reason, &st));
     }
-    let slot = st.next_backup_time.expect("due implies a time");
-    let next = next_slot_after(slot, freq, now);
+    let (slot, next) = if retry {
+        // The slot stays where it is; this is another try of the one that failed.
+        let at = st.retry_at.expect("retry implies a time");
+        (at, st.next_backup_time.expect("retry implies a next slot"))
+    } else {
+        let slot = st.next_backup_time.expect("due implies a time");
+        (slot, next_slot_after(slot, freq, now))
+    };
     st.next_backup_time = Some(next);
+    st.retry_at = None;
     let backup_id = uuid::Uuid::new_v4().to_string();
     let acquired = lock::acquire(
         &paths.lock,
@@ -199,6 +243,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
             st.save(&paths.state)?;
             return Ok(TickReport {
                 ran: false,
+                retry,
                 reason: "skipped",
                 is_backup_scheduler_enabled: true,
                 slot: Some(slot),
@@ -210,6 +255,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
         }
         Err(e) => {
             st.record_backup(LastBackup::failed(Trigger::Scheduled, now, &e));
+            st.retry_at = retry_after(&e, now, st.next_backup_time);
             st.save(&paths.state)?;
             return Err(e);
         }
@@ -217,7 +263,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     st.save(&paths.state)?;
     drop(state_lock);
 
-    let m = backup::run_locked(
+    let m = match backup::run_locked(
         loaded,
         target.as_ref(),
         &recipient,
@@ -225,7 +271,19 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
         Trigger::Scheduled,
         now,
         observer,
-    )?;
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            drop(run_lock);
+            if let Some(at) = retry_after(&e, now, Some(next)) {
+                State::update(&paths.state, |s| {
+                    s.retry_at = Some(at);
+                    Ok(())
+                })?;
+            }
+            return Err(e);
+        }
+    };
     let prune_now = crate::clock::now()?;
     let prune = retention::prune(
         target.as_ref(),
@@ -240,6 +298,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     let prune = prune?;
     Ok(TickReport {
         ran: true,
+        retry,
         reason: "ran",
         is_backup_scheduler_enabled: true,
         slot: Some(slot),
@@ -254,10 +313,13 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
 /// scheduled backup, and the schedule moves on.
 fn record_unmade(loaded: &Loaded, now: DateTime<Utc>, freq: u32, e: &Error) -> Result<()> {
     State::update(&loaded.paths.state, |s| {
-        if is_due(s, now) {
-            let slot = s.next_backup_time.expect("due implies a time");
-            s.next_backup_time = Some(next_slot_after(slot, freq, now));
+        if is_due(s, now) || is_retry_due(s, now) {
+            if is_due(s, now) {
+                let slot = s.next_backup_time.expect("due implies a time");
+                s.next_backup_time = Some(next_slot_after(slot, freq, now));
+            }
             s.record_backup(LastBackup::failed(Trigger::Scheduled, now, e));
+            s.retry_at = retry_after(e, now, s.next_backup_time);
         }
         Ok(())
     })

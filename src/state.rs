@@ -72,6 +72,10 @@ pub struct State {
     /// The last scheduled slot that was skipped because another backup was running.
     #[serde(default)]
     pub last_skipped_time: Option<DateTime<Utc>>,
+    /// When `tick` tries again a scheduled backup that failed for a reason that may pass (the
+    /// target was unreachable or timed out); always before `nextBackupTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub recipient_history: Vec<RecipientUse>,
 }
@@ -85,6 +89,7 @@ impl Default for State {
             last_backup: None,
             last_successful_backup: None,
             last_skipped_time: None,
+            retry_at: None,
             recipient_history: Vec::new(),
         }
     }

@@ -325,3 +325,96 @@ fn settings_from_version_1_start_with_automatic_backups_off() {
     ok(&w, &at(512, 0), &["tick"]);
     assert_eq!(backups(&w), [t0() + Duration::hours(512)]);
 }
+
+/// The state file of a world, as JSON.
+fn state_file(w: &World) -> Value {
+    serde_json::from_slice(&std::fs::read(w.path("settings.state.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_scheduled_run_that_could_not_reach_the_target_is_retried_after_a_back_off() {
+    let w = world();
+    let local = w.path("backups");
+    // Nothing listens on port 9 of loopback: the target is unreachable (a reason that may pass).
+    ok(
+        &w,
+        &at(0, 1),
+        &[
+            "configure",
+            "--path",
+            "smb://127.0.0.1:9/share",
+            "--no-verify",
+        ],
+    );
+    let out = run(&w, &at(12, 1), &["tick"]);
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let st = state_file(&w);
+    assert_eq!(
+        time(&st["retryAt"]),
+        t0() + Duration::hours(12) + Duration::minutes(31)
+    );
+    assert_eq!(time(&st["nextBackupTime"]), t0() + Duration::hours(24));
+    // Within the back-off nothing runs.
+    let v = json(&w, &at(12, 20), &["tick"]);
+    assert_eq!(v["ran"], false, "{v}");
+    // After it, tick tries again; it fails again and backs off again.
+    let out = run(&w, &at(12, 32), &["tick"]);
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        time(&state_file(&w)["retryAt"]),
+        t0() + Duration::hours(13) + Duration::minutes(2)
+    );
+    // The share is back: the retry runs a backup and the slot stays where it was.
+    ok(
+        &w,
+        &at(12, 40),
+        &["configure", "--path", local.to_str().unwrap()],
+    );
+    let v = json(&w, &at(13, 3), &["tick"]);
+    assert_eq!(
+        (v["ran"].as_bool(), v["retry"].as_bool()),
+        (Some(true), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["backup"]["status"], "Succeeded");
+    let st = state_file(&w);
+    assert!(st.get("retryAt").is_none(), "{st}");
+    assert_eq!(time(&st["nextBackupTime"]), t0() + Duration::hours(24));
+    // Retries never run past the next slot: a retry 15 minutes before it sets no further one.
+    ok(
+        &w,
+        &at(13, 10),
+        &[
+            "configure",
+            "--path",
+            "smb://127.0.0.1:9/share",
+            "--no-verify",
+        ],
+    );
+    let out = run(&w, &at(24, 0), &["tick"]);
+    assert_eq!(code(&out), 4);
+    assert_eq!(
+        time(&state_file(&w)["retryAt"]),
+        t0() + Duration::hours(24) + Duration::minutes(30)
+    );
+    let out = run(&w, &at(35, 45), &["tick"]);
+    assert_eq!(code(&out), 4);
+    let st = state_file(&w);
+    assert!(st.get("retryAt").is_none(), "{st}");
+    assert_eq!(time(&st["nextBackupTime"]), t0() + Duration::hours(36));
+    // A reason that will not pass by waiting (the folder is missing) sets no retry.
+    let missing = w.path("no-such-dir/backups");
+    ok(
+        &w,
+        &at(24, 1),
+        &[
+            "configure",
+            "--path",
+            missing.to_str().unwrap(),
+            "--no-verify",
+        ],
+    );
+    let out = run(&w, &at(36, 1), &["tick"]);
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(state_file(&w).get("retryAt").is_none());
+}
