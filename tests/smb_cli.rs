@@ -1400,3 +1400,109 @@ fn server_killed_during_backup() {
     assert_eq!(dir_names(&local.join("MASBackup")), vec![id]);
     drop(guard);
 }
+
+/// Manifests planted on the share by someone who can write to it steer nothing: they are listed
+/// as invalid, never deleted, never used to build a path (issue: the share is untrusted input).
+#[test]
+fn planted_manifests_on_the_share_steer_nothing() {
+    let Some(ctx) = Ctx::new("planted_manifests", false) else {
+        return;
+    };
+    let srv = &ctx.srv;
+    let src = ctx.path("sources/data");
+    make_tree(&src, &[]);
+    let folder = ctx.folder("planted");
+    let url = srv.url(&srv.share, &folder);
+    let cfg = ctx.config("settings");
+    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let good = ctx.json(&cfg, &["start-backup"]).ok().doc()["backupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let Some(local) = srv.local(&srv.share, &folder) else {
+        eprintln!("notice: the share's folder is not on this machine; nothing planted");
+        return;
+    };
+    let root = local.join("MASBackup");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.join(&good).join("manifest.json")).unwrap())
+            .unwrap();
+    // A folder outside MASBackup/ that a traversal would reach, and its sentinel.
+    std::fs::create_dir_all(local.join("x/precious")).unwrap();
+    std::fs::write(local.join("x/precious/keep.txt"), b"keep").unwrap();
+    let plant = |id: &str, edit: &dyn Fn(&mut Value)| {
+        let mut m = manifest.clone();
+        edit(&mut m);
+        std::fs::create_dir_all(root.join(id)).unwrap();
+        std::fs::write(
+            root.join(id).join("manifest.json"),
+            serde_json::to_vec_pretty(&m).unwrap(),
+        )
+        .unwrap();
+    };
+    let failed = |id: &'static str| {
+        move |m: &mut Value| {
+            m["backupId"] = id.into();
+            m["status"] = "Failed".into();
+            m["roleStatus"][0]["status"] = "Failed".into();
+        }
+    };
+    let ids = [
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "aaaaaaaa-0000-4000-8000-000000000003",
+        "aaaaaaaa-0000-4000-8000-000000000004",
+    ];
+    plant(ids[0], &failed("../x/precious"));
+    plant(ids[1], &failed(""));
+    let good_id = good.clone();
+    plant(ids[2], &move |m: &mut Value| {
+        m["backupId"] = good_id.clone().into();
+        m["status"] = "Failed".into();
+    });
+    plant(ids[3], &|m: &mut Value| {
+        m["backupId"] = "aaaaaaaa-0000-4000-8000-000000000004".into();
+        m["roleStatus"][0]["roleName"] = "../../x/role".into();
+        m["roleStatus"][0]["fileName"] = "../../x/precious/keep.txt".into();
+    });
+    let (backups, incomplete) = ctx.listing(&cfg);
+    assert_eq!(backups, vec![(good.clone(), "Succeeded".to_string())]);
+    let mut incomplete = incomplete;
+    incomplete.sort();
+    assert_eq!(incomplete, ids.to_vec());
+    let all = ctx.json(&cfg, &["list", "--all"]).ok();
+    for i in all.doc()["incomplete"].as_array().unwrap() {
+        assert_eq!(i["state"], "invalid", "{i}");
+    }
+    // Prune (every leftover counts as old) deletes none of them and keeps the good backup.
+    let r = ctx
+        .run_with(
+            &["--config", s(&cfg), "prune", "--json"],
+            None,
+            &[("AZS_BACKUP_TEST_LEASE_SECONDS", "0")],
+        )
+        .ok();
+    assert_eq!(
+        r.doc()["deleted"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.doc()
+    );
+    for id in ids {
+        assert!(root.join(id).join("manifest.json").exists(), "{id} deleted");
+    }
+    assert!(local.join("x/precious/keep.txt").exists());
+    assert!(root.join(&good).join("data.tar.zst.enc").exists());
+    ctx.json(&cfg, &["verify", &good, "--key", s(&ctx.pem)])
+        .ok();
+    // The traversing names are never used: verify and restore refuse the manifest (exit 7).
+    ctx.json(&cfg, &["verify", ids[3]]).fails(7);
+    let to = ctx.path("o1/o2/out");
+    ctx.json(
+        &cfg,
+        &["restore", ids[3], "--key", s(&ctx.pem), "--to", s(&to)],
+    )
+    .fails(7);
+    assert!(!ctx.path("o1/x").exists() && !ctx.path("x").exists());
+    assert!(!to.join("data").exists());
+}
