@@ -17,6 +17,7 @@ pub mod host;
 pub mod lock;
 pub mod manifest;
 pub mod observer;
+pub mod private_file;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -2,7 +2,7 @@
 //!
 //! Two locks are taken, in this order, and held for the whole run:
 //! - the **local lock**: an OS file lock (fs4) on the `X.lock` file beside the settings
-//!   ([`crate::settings::SettingsPaths::lock`]). The operating system releases it when the process
+//!   (`SettingsPaths::lock` in the `settings` module). The operating system releases it when the process
 //!   ends, however it ends, so it can never be stale. While held, the file holds the
 //!   [`LockInfo`] of the run, so that a second process can name it.
 //! - the **target lock**: `MASBackup/.lock` on the target, created with

@@ -8,7 +8,6 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::settings::validate_source_name;
 use crate::target::{Target, TargetError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -215,6 +214,17 @@ pub fn list(target: &dyn Target) -> Result<Vec<Manifest>> {
         .collect())
 }
 
+/// The source-name rule: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.` (so a name is
+/// always a plain file name, never `.`, `..` or a path).
+pub fn is_source_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// True for a GUID in its hyphenated form (any case).
 pub fn is_backup_id(s: &str) -> bool {
     s.len() == 36
@@ -285,7 +295,7 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
     }
     let mut names = std::collections::HashSet::new();
     for r in &m.role_status {
-        if validate_source_name(&r.role_name).is_err() {
+        if !is_source_name(&r.role_name) {
             return Err(bad(format!(
                 "roleName {:?} is not a valid source name (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.')",
                 short(&r.role_name)

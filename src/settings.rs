@@ -4,7 +4,7 @@
 //! - `settings.toml`: the settings (TOML, `version = 2`), mode 0600;
 //! - `settings.secrets.toml`: the share password and, in backward-compatibility mode, the
 //!   legacy encryption key; mode 0600, never printed;
-//! - `settings.state.json`: what the tool records itself (see [`crate::state`]).
+//! - `settings.state.json`: what the tool records itself (see the `state` module).
 //!
 //! Every file is written to a temporary file in the same directory, fsynced and renamed.
 //! A settings or secrets file that group or others can read is refused.
@@ -14,7 +14,6 @@ use crate::crypto::{LegacyKey, Recipient};
 use crate::error::{Error, Result};
 use crate::target::{Credentials, TargetSpec};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -413,12 +412,7 @@ pub fn validate_username(name: &str) -> Result<()> {
 
 /// Source names: 1..=64 of `A-Z a-z 0-9 . _ -`, not starting with `.` (they become file names).
 pub fn validate_source_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok = crate::manifest::is_source_name(name);
     if ok {
         Ok(())
     } else {
@@ -474,129 +468,7 @@ pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// Reads a file that must not be readable by group or others. `None` when it does not exist.
-pub fn read_private(path: &Path) -> Result<Option<String>> {
-    match std::fs::metadata(path) {
-        Ok(m) => {
-            check_private(path, &m)?;
-            std::fs::read_to_string(path)
-                .map(Some)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
-    }
-}
-
-#[cfg(unix)]
-fn check_private(path: &Path, m: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = m.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(Error::BadSettingsFile {
-            path: path.to_path_buf(),
-            message: format!(
-                "permissions {mode:04o} let other users read it; it may hold secrets: run `chmod 600 {}`",
-                path.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &Path, _m: &std::fs::Metadata) -> Result<()> {
-    Ok(())
-}
-
-/// Creates a directory (and its parents) with mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))
-}
-
-/// Writes `data` to `path` atomically: a 0600 temporary file in the same directory, fsync,
-/// rename, fsync of the directory.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let ctx = || format!("writing {}", path.display());
-    // tempfile creates files with mode 0600 on Unix.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".azs-backup.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(ctx(), e))?;
-    tmp.write_all(data).map_err(|e| Error::io(ctx(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(ctx(), e))?;
-    crate::testhook::point("private.before-rename");
-    tmp.persist(path).map_err(|e| Error::io(ctx(), e.error))?;
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// `clear` (`Clear-AzsBackupConfiguration`): removes the settings, secrets and state files and
-/// the local lock files (the run lock and the state lock); never the target. Refuses while another process holds the lock file.
-/// Returns the files removed; `NotConfigured` when there was none.
-pub fn clear(paths: &SettingsPaths) -> Result<Vec<PathBuf>> {
-    let state_lock = crate::state::lock_path(&paths.state);
-    let files = [
-        &paths.settings,
-        &paths.secrets,
-        &paths.state,
-        &state_lock,
-        &paths.lock,
-    ];
-    let existing: Vec<&PathBuf> = files
-        .into_iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok())
-        .collect();
-    if existing.is_empty() {
-        return Err(Error::NotConfigured {
-            path: paths.settings.clone(),
-        });
-    }
-    // A run that holds the local lock must finish first.
-    let _guard = match std::fs::OpenOptions::new().read(true).open(&paths.lock) {
-        Ok(f) => {
-            use fs4::fs_std::FileExt;
-            match FileExt::try_lock_exclusive(&f) {
-                Ok(true) => Some(f),
-                Ok(false) => {
-                    return Err(Error::Locked(format!(
-                        "{} is held by a running backup; nothing was removed (try again when it has finished)",
-                        paths.lock.display()
-                    )))
-                }
-                Err(_) => None,
-            }
-        }
-        Err(_) => None,
-    };
-    // Nobody may be in the middle of a state update.
-    let _state_guard = crate::state::lock(&paths.state)?;
-    let mut removed = Vec::new();
-    for p in files {
-        match std::fs::remove_file(p) {
-            Ok(()) => removed.push(p.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}", p.display()), e)),
-        }
-    }
-    Ok(removed)
-}
+pub use crate::private_file::{create_private_dir, read_private, write_atomic};
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! the last skipped slot, and the history of certificate thumbprints / key ids.
 
 use crate::error::{Error, Result};
-use crate::settings::write_atomic;
+use crate::private_file::write_atomic;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -149,7 +149,7 @@ impl State {
 
 /// The file locked while the state is read, changed and written: `X.state.json.lock`.
 /// (Not the state file itself: saving replaces that file by a rename.) It is separate from
-/// the run lock ([`crate::lock`]), which is held for a whole backup, so that `disable-auto`
+/// the run lock ((the `lock` module)), which is held for a whole backup, so that `disable-auto`
 /// or a skipped `tick` need not wait for a running backup.
 pub fn lock_path(state: &Path) -> PathBuf {
     let mut name = state.as_os_str().to_owned();
@@ -172,7 +172,7 @@ pub fn lock(state: &Path) -> Result<StateLock> {
     let ctx = || format!("locking {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            crate::settings::create_private_dir(dir)?;
+            crate::private_file::create_private_dir(dir)?;
         }
     }
     let mut opts = std::fs::OpenOptions::new();

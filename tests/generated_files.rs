@@ -94,3 +94,26 @@ fn man_pages_are_up_to_date() {
     assert_eq!(out.stdout, expected["azs-backup.1"]);
     check("man", expected);
 }
+
+/// The module graph of the crate has no cycles (dependencies run one way: leaf helpers, domain,
+/// operations, cli). Checked with the shared `modcycles.py` where it is beside the checkout (as in
+/// CI); skipped with a notice elsewhere.
+#[test]
+fn modules_have_no_dependency_cycles() {
+    let tool = root().join("../shared/tools/modcycles.py");
+    if !tool.exists() {
+        eprintln!("notice: {} not found; cycle check skipped", tool.display());
+        return;
+    }
+    let out = std::process::Command::new("python3")
+        .arg(&tool)
+        .arg(root().join("src"))
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !text.contains("cycle"),
+        "module cycles:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,9 +1,9 @@
 //! The scheduler and retention commands: `enable-auto`, `disable-auto`, `tick`, `prune`.
 
 use super::args::{self, PruneOperation};
-use super::commands::{load, open_target};
 use super::exit;
 use super::progress::BackupProgress;
+use super::shared::{load, open_target};
 use super::Out;
 use anyhow::Result;
 use azs_backup::backup;

@@ -5,6 +5,7 @@ use super::exit::{self, CliError};
 use super::input;
 use super::keys;
 use super::progress::{BackupProgress, SourcesBar};
+use super::shared::{load, open_target};
 use super::Out;
 use anyhow::Result;
 use azs_backup::backup;
@@ -62,21 +63,6 @@ pub fn run(cli: Cli, out: &Out) -> Result<i32> {
         Command::Clear(a) => keys::cmd_clear(&paths()?, a, out),
         Command::Unprotect(a) => keys::cmd_unprotect(a, out),
     }
-}
-
-/// Loads the settings (one `--verbose` step line).
-pub(super) fn load(paths: &SettingsPaths, out: &Out) -> Result<Loaded> {
-    let loaded = Loaded::load(paths)?;
-    out.step(format!("settings from {}", paths.settings.display()));
-    Ok(loaded)
-}
-
-/// Opens the settings' target (one `--verbose` step line).
-pub(super) fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Target>> {
-    let spec = loaded.settings.target()?;
-    out.step(format!("opening target {}", loaded.settings.path));
-    // As a library error, so that the exit code says "target" (4).
-    Ok(target::open(&spec, Some(&loaded.credentials())).map_err(Error::from)?)
 }
 
 /// The target for commands that read backups: `--from`, else the settings' target.

@@ -12,7 +12,7 @@ use azs_backup::clock;
 use azs_backup::configure;
 use azs_backup::crypto::{describe_id, Identity};
 use azs_backup::manifest::{self, Manifest};
-use azs_backup::settings::{self, Loaded, SettingsPaths};
+use azs_backup::settings::{Loaded, SettingsPaths};
 use azs_backup::status::JSON_SCHEMA_VERSION;
 use azs_backup::target::{self, Target};
 use azs_backup::Error;
@@ -152,7 +152,7 @@ pub fn cmd_clear(paths: &SettingsPaths, a: args::ClearArgs, out: &Out) -> Result
             );
         }
     }
-    let removed = settings::clear(paths)?;
+    let removed = azs_backup::configure::clear(paths)?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Doc {

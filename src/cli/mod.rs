@@ -9,6 +9,7 @@ pub mod exit;
 mod input;
 mod keys;
 mod progress;
+mod shared;
 
 use anyhow::Result;
 use args::Cli;
