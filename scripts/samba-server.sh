@@ -55,6 +55,8 @@ TINY=$DIR/share/tiny
 TINY_MIB=${AZS_TEST_SMB_TINY_MIB:-8}
 UNIX_USER=${AZS_TEST_SMB_UNIX_USER:-azsbackup-test}
 WAIT_SECS=${AZS_TEST_SMB_WAIT_SECS:-30}
+# The address smbd listens on (127.0.0.1; scripts/samba-netns.sh gives the namespace's own).
+BIND=${AZS_TEST_SMB_BIND:-127.0.0.1}
 
 need_tools() {
     local t
@@ -111,7 +113,7 @@ write_conf() {
     workgroup = AZSTEST
     netbios name = AZSTEST
     smb ports = $port
-    interfaces = 127.0.0.1
+    interfaces = $BIND
     bind interfaces only = yes
     disable netbios = yes
     lock directory = $DIR/lock
@@ -176,7 +178,7 @@ wait_ready() {
     local port=$1 deadline out
     deadline=$((SECONDS + WAIT_SECS))
     while :; do
-        if out=$(smbclient --configfile="$CONF" "//127.0.0.1/backups" -p "$port" -A "$AUTHFILE" -c ls 2>&1); then
+        if out=$(smbclient --configfile="$CONF" "//$BIND/backups" -p "$port" -A "$AUTHFILE" -c ls 2>&1); then
             return 0
         fi
         if [ -s "$PIDFILE" ] && ! smbd_pid >/dev/null; then
@@ -186,7 +188,7 @@ wait_ready() {
         if [ $SECONDS -ge $deadline ]; then
             echo "$out" >&2
             tail -n 20 "$DIR"/log/log.smbd >&2 2>/dev/null || true
-            die "smbd did not answer on 127.0.0.1:$port within ${WAIT_SECS}s (see $DIR/log)"
+            die "smbd did not answer on $BIND:$port within ${WAIT_SECS}s (see $DIR/log)"
         fi
         sleep 0.2
     done
@@ -227,7 +229,7 @@ start() {
     local tiny_bytes=0
     [ -n "$tiny_share" ] && tiny_bytes=$((TINY_MIB * 1024 * 1024))
     cat >"$ENVFILE" <<EOF
-export AZS_TEST_SMB_HOST=127.0.0.1 AZS_TEST_SMB_PORT=$port AZS_TEST_SMB_USER=$UNIX_USER
+export AZS_TEST_SMB_HOST=$BIND AZS_TEST_SMB_PORT=$port AZS_TEST_SMB_USER=$UNIX_USER
 export AZS_TEST_SMB_PASSWORD=$password AZS_TEST_SMB_SHARE=backups AZS_TEST_SMB_DIR=$DIR
 export AZS_TEST_SMB_TINY_SHARE=$tiny_share AZS_TEST_SMB_TINY_BYTES=$tiny_bytes
 export AZS_TEST_SMB_PIDFILE=$PIDFILE
@@ -238,7 +240,7 @@ EOF
     "$(smbd_bin)" -D --configfile="$CONF" --log-basename="$DIR/log" </dev/null >"$DIR/log/smbd.stdout" 2>&1 ||
         die "smbd failed to start (see $DIR/log)"
     wait_ready "$port"
-    echo "smbd $(smbd_pid) serves //127.0.0.1/backups on port $port; . $ENVFILE"
+    echo "smbd $(smbd_pid) serves //$BIND/backups on port $port; . $ENVFILE"
 }
 
 stop_smbd() {
@@ -291,7 +293,7 @@ status)
     pid=$(smbd_pid) || die "smbd is not running for $DIR"
     # shellcheck disable=SC1090
     . "$ENVFILE"
-    smbclient --configfile="$CONF" "//127.0.0.1/backups" -p "$AZS_TEST_SMB_PORT" -A "$AUTHFILE" -c ls >/dev/null 2>&1 ||
+    smbclient --configfile="$CONF" "//$BIND/backups" -p "$AZS_TEST_SMB_PORT" -A "$AUTHFILE" -c ls >/dev/null 2>&1 ||
         die "smbd $pid does not answer"
     echo "smbd $pid answers on port $AZS_TEST_SMB_PORT"
     ;;

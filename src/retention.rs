@@ -469,6 +469,14 @@ pub fn prune(
     for item in plan.items {
         match delete(target, &item) {
             Ok(()) => report.deleted.push(item),
+            // A leftover the server still holds open for a client that is gone (its session
+            // outlives a dropped link until the server times it out): the next prune removes it.
+            Err(e) if e.is_busy() && item.kind != ItemKind::Backup => {
+                report.notes.push(format!(
+                    "left {} for the next prune: the share says it is still in use ({e})",
+                    item.path
+                ));
+            }
             Err(e) => {
                 report.failed.push(PruneFailure {
                     path: item.path.clone(),

@@ -1506,3 +1506,231 @@ fn planted_manifests_on_the_share_steer_nothing() {
     assert!(!ctx.path("o1/x").exists() && !ctx.path("x").exists());
     assert!(!to.join("data").exists());
 }
+
+/// The share in a network namespace of its own, on its own address; its link is taken down in
+/// the middle of an upload (scripts/samba-netns.sh). Needs root (skipped with a notice
+/// otherwise; CI runs as root).
+#[test]
+fn link_down_mid_upload_to_a_share_in_another_network_namespace() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!("notice: not root; the network-namespace test is skipped");
+        return;
+    }
+    let _serial = SERIAL.read().unwrap_or_else(|p| p.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("srv");
+    let script = root.join("scripts/samba-netns.sh");
+    struct Stop(PathBuf, PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = StdCommand::new("bash")
+                .arg(&self.0)
+                .arg("stop")
+                .arg(&self.1)
+                .status();
+        }
+    }
+    let started = StdCommand::new("bash")
+        .arg(&script)
+        .arg("start")
+        .arg(&d)
+        .output()
+        .unwrap();
+    let _stop = Stop(script.clone(), d.clone());
+    assert!(
+        started.status.success(),
+        "samba-netns.sh start: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let env: BTreeMap<String, String> = std::fs::read_to_string(d.join("env"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (host, port) = (&env["AZS_TEST_SMB_HOST"], &env["AZS_TEST_SMB_PORT"]);
+    let (user, password) = (&env["AZS_TEST_SMB_USER"], &env["AZS_TEST_SMB_PASSWORD"]);
+    let w = dir.path();
+    let cfg = w.join("s.toml");
+    let cmd = || {
+        let mut c = common::bin();
+        c.arg("--config")
+            .arg(&cfg)
+            .env("HOME", w)
+            .env("AZS_BACKUP_SMB_TIMEOUT_SECS", "4")
+            .current_dir(w);
+        c
+    };
+    let out = cmd()
+        .args([
+            "new-cert",
+            "--dns-name",
+            "ns.contoso.com",
+            "--no-pfx",
+            "--out-dir",
+        ])
+        .arg(w.join("certs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let src = w.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    write_random_file(&src.join("big.bin"), 3 << 20);
+    let url = format!("smb://{host}:{port}/backups/nsfolder");
+    let out = cmd()
+        .args([
+            "configure",
+            "--path",
+            &url,
+            "--username",
+            user,
+            "--password-stdin",
+        ])
+        .arg("--encryption-cert-path")
+        .arg(w.join("certs/ns.contoso.com.cer"))
+        .arg("--source")
+        .arg(format!("data={}", src.display()))
+        .write_stdin(format!("{password}\n"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let good = cmd().args(["start-backup", "--json"]).output().unwrap();
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let good: Value = serde_json::from_slice(&good.stdout).unwrap();
+    let good_id = good["backupId"].as_str().unwrap().to_string();
+    let archive = d.join(format!(
+        "share/backups/nsfolder/MASBackup/{good_id}/data.tar.zst.enc"
+    ));
+    let good_bytes = std::fs::read(&archive).unwrap();
+
+    // A slow backup (each read of file data sleeps), and the link goes down mid-upload.
+    let bin = assert_cmd::cargo::cargo_bin("azs-backup");
+    let mut child = StdCommand::new(bin)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["start-backup"])
+        .env("HOME", w)
+        .env("AZS_BACKUP_SMB_TIMEOUT_SECS", "4")
+        .env("AZS_BACKUP_TEST_HOOK", "pack.read=sleep:3")
+        .env_remove("AZS_BACKUP_NOW")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let share_root = d.join("share/backups/nsfolder/MASBackup");
+    let t = Instant::now();
+    while files_ending(&share_root, ".partial").is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let down = StdCommand::new("bash")
+        .arg(&script)
+        .args(["link-down"])
+        .arg(&d)
+        .status()
+        .unwrap();
+    assert!(down.success());
+    let status = wait_child(&mut child, Duration::from_secs(90));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(4), "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!err.contains(password.as_str()));
+    StdCommand::new("bash")
+        .arg(&script)
+        .args(["link-up"])
+        .arg(&d)
+        .status()
+        .unwrap();
+    // Invariants: only the good backup is listed, and it is intact.
+    let list = cmd().args(["list", "--json"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<&str> = list["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["backupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![good_id.as_str()]);
+    assert_eq!(std::fs::read(&archive).unwrap(), good_bytes);
+    // The next run succeeds (the dead run's lock on the share is taken over), and prune
+    // removes what the failed one left.
+    let next = cmd().args(["start-backup", "--json"]).output().unwrap();
+    assert!(
+        next.status.success(),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    let prune = || {
+        let out = cmd()
+            .env("AZS_BACKUP_TEST_LEASE_SECONDS", "0")
+            .args(["prune", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The server may still hold the dead session's upload open: prune then leaves it for later
+    // (a note, exit 0) rather than failing.
+    let first = prune();
+    if !files_ending(&share_root, ".partial").is_empty() {
+        assert!(
+            first["notes"].to_string().contains("still in use"),
+            "{first}"
+        );
+        // The server drops the dead session (here: restarted); the next prune removes it.
+        let restarted = StdCommand::new("bash")
+            .arg(&script)
+            .arg("restart")
+            .arg(&d)
+            .output()
+            .unwrap();
+        assert!(
+            restarted.status.success(),
+            "{}",
+            String::from_utf8_lossy(&restarted.stderr)
+        );
+        prune();
+    }
+    assert!(files_ending(&share_root, ".partial").is_empty());
+    assert_eq!(
+        dir_names(&share_root).len(),
+        2,
+        "{:?}",
+        dir_names(&share_root)
+    );
+    let v = cmd()
+        .args(["verify", &good_id, "--key"])
+        .arg(w.join("certs/ns.contoso.com.pem"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}

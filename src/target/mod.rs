@@ -82,6 +82,18 @@ impl TargetError {
         )
     }
 
+    /// True for "device or resource busy": the server holds the file open (for another client,
+    /// or for a session of this one that is gone but not yet timed out).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            TargetError::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::ResourceBusy
+                    || (cfg!(target_os = "linux") && source.raw_os_error() == Some(16))
+            }
+            _ => false,
+        }
+    }
+
     /// Maps an `io::Error` to the variant that says what to check.
     pub fn from_io(target: &str, op: &'static str, path: &str, e: std::io::Error) -> TargetError {
         use std::io::ErrorKind as K;
