@@ -1,4 +1,4 @@
-//! Azure Stack Hub's own backup snapshots (SPEC §6): `unprotect` (`Unprotect-AzsBackup`).
+//! Azure Stack Hub's own backup snapshots (docs/AZURESTACK.md): `unprotect` (`Unprotect-AzsBackup`).
 //!
 //! Azure Stack Hub writes each repository's snapshot as `<yyyyMMddHHmm>_<backupId>_Full_C.zip`
 //! with a sidecar `.xml` of the same base name. The sidecar holds

@@ -1,4 +1,4 @@
-//! Encryption certificates (SPEC §3 rule 4, §5, §6).
+//! Encryption certificates (README.md `configure`, docs/FORMAT.md §3, docs/AZURESTACK.md).
 //!
 //! * [`Certificate`]: the public-only `.cer` (DER or PEM) that backups are encrypted for. Files that
 //!   hold a private key (PEM key blocks, PKCS#12/PFX) are refused with advice, and so are non-RSA
@@ -271,7 +271,7 @@ impl Certificate {
     }
 
     /// RSA-OAEP encryption with SHA-1 and MGF1-SHA-1, empty label: Azure Stack Hub's own format
-    /// (SPEC §6); for interoperability and tests, not for new backups.
+    /// (docs/AZURESTACK.md); for interoperability and tests, not for new backups.
     pub fn wrap_key_sha1(&self, data: &[u8]) -> Result<Vec<u8>, CertError> {
         self.public_key
             .oaep_encrypt::<Sha1>(data)

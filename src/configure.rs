@@ -1,5 +1,5 @@
 //! `configure` (`Set-AzsBackupConfiguration`): creates or changes settings. Only the fields
-//! given change; every field is validated (SPEC §3); unless told not to, the target is proven
+//! given change; every field is validated (docs/SETTINGS.md); unless told not to, the target is proven
 //! reachable and writable with a probe file; settings and secrets are written atomically.
 
 use crate::certificate::Certificate;
@@ -179,7 +179,7 @@ pub fn configure(
             changed.push("verifyAfterWrite");
         }
     }
-    // Encryption (SPEC §3.4, §3.5).
+    // Encryption (docs/SETTINGS.md).
     match (req.encryption_cert_path, req.encryption_key) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
@@ -292,7 +292,7 @@ pub fn configure(
         probe(target.as_deref().expect("opened above"), now)?;
     }
     crate::testhook::point("configure.probed");
-    // Reducing retention deletes backups at the next prune (SPEC §3.3).
+    // Reducing retention deletes backups at the next prune (docs/SCHEDULING.md, Prune).
     if !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days {
         let t = target.as_deref().expect("opened above");
         let backups = manifest::list(t)?;
@@ -316,7 +316,7 @@ pub fn configure(
         notes.push(msg);
     }
 
-    // Schedule (SPEC §3.6): the first successful configure turns automatic backups on.
+    // Schedule (docs/SCHEDULING.md): the first successful configure turns automatic backups on.
     let freq = Duration::hours(loaded.settings.backup_frequency_in_hours as i64);
     if first_time {
         state.is_backup_scheduler_enabled = true;

@@ -1,7 +1,7 @@
 //! azs-backup: Azure Stack Hub style infrastructure backups for ordinary servers.
 //!
 //! The library holds all behaviour; the `azs-backup` binary only parses arguments, calls in
-//! here and renders results. Modules are named after the domain (see SPEC.md):
+//! here and renders results. Modules are named after the domain (README.md and docs/):
 //! [`settings`], [`state`], [`certificate`], [`crypto`] (the envelope format), [`archive`],
 //! [`target`], [`backup`], [`restore`], [`verify`], [`manifest`], [`clock`].
 

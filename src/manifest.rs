@@ -1,4 +1,4 @@
-//! The on-target layout (SPEC §4) and `manifest.json`.
+//! The on-target layout (docs/FORMAT.md §1) and `manifest.json`.
 //!
 //! ```text
 //! MASBackup/

@@ -1,4 +1,4 @@
-//! The built-in scheduler (SPEC §2 `tick`, `enable-auto`, `disable-auto`; §3.6).
+//! The built-in scheduler (docs/SCHEDULING.md).
 //!
 //! Scheduled backups fall on a regular grid: `nextBackupTime` is the next slot, and the slots
 //! are `slot + k × frequency`. The first successful `configure` puts the first slot at

@@ -1,4 +1,4 @@
-//! Settings: what the operator configures (SPEC §1), their rules (SPEC §3) and their files.
+//! Settings: what the operator configures (docs/SETTINGS.md), their rules (docs/SETTINGS.md) and their files.
 //!
 //! Three files live side by side (for `settings.toml`):
 //! - `settings.toml`: the settings (TOML, `version = 2`), mode 0600;
@@ -142,7 +142,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// The older schema (`version = 1`, SPEC §3): inline password and legacy key, no scheduler.
+/// The older schema (`version = 1`, docs/SETTINGS.md): inline password and legacy key, no scheduler.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsV1 {
@@ -317,7 +317,7 @@ impl Settings {
         }
     }
 
-    /// Checks every field against SPEC §3.
+    /// Checks every field against the rules in docs/SETTINGS.md.
     pub fn validate(&self) -> Result<()> {
         validate_frequency(self.backup_frequency_in_hours)?;
         validate_retention(self.backup_retention_period_in_days)?;
@@ -348,7 +348,7 @@ impl Settings {
     }
 }
 
-/// Frequency in hours: 4..=12 (SPEC §3.1).
+/// Frequency in hours: 4..=12 (docs/SETTINGS.md).
 pub fn validate_frequency(hours: u32) -> Result<()> {
     if FREQUENCY_RANGE.contains(&hours) {
         Ok(())
@@ -364,7 +364,7 @@ pub fn validate_frequency(hours: u32) -> Result<()> {
     }
 }
 
-/// Retention in days: 2..=14 (SPEC §3.1).
+/// Retention in days: 2..=14 (docs/SETTINGS.md).
 pub fn validate_retention(days: u32) -> Result<()> {
     if RETENTION_RANGE.contains(&days) {
         Ok(())
@@ -380,7 +380,7 @@ pub fn validate_retention(days: u32) -> Result<()> {
     }
 }
 
-/// `DOMAIN\user` or `user` (SPEC §3.2).
+/// `DOMAIN\user` or `user` (docs/SETTINGS.md).
 pub fn validate_username(name: &str) -> Result<()> {
     let bad_char = |s: &str| {
         s.is_empty()

@@ -1,4 +1,4 @@
-//! State: what the tool records itself (SPEC §1), in `<settings>.state.json` beside the settings:
+//! State: what the tool records itself (docs/SETTINGS.md), in `<settings>.state.json` beside the settings:
 //! whether automatic backups are on, the next scheduled time, the last backup and its result,
 //! the last skipped slot, and the history of certificate thumbprints / key ids.
 

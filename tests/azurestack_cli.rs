@@ -1,4 +1,4 @@
-//! `unprotect` (Unprotect-AzsBackup) on Azure Stack Hub style snapshots (SPEC §6), built by an
+//! `unprotect` (Unprotect-AzsBackup) on Azure Stack Hub style snapshots (docs/AZURESTACK.md), built by an
 //! independent implementation of the format: `tests/python/make_azs_snapshot.py` (Python
 //! `cryptography` and `zipfile`).
 //!

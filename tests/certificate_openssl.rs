@@ -801,7 +801,7 @@ fn oaep_sha256_interoperates_with_openssl() {
 
 #[test]
 fn oaep_sha1_interoperates_with_openssl() {
-    // Azure Stack Hub's own backups wrap their key with OAEP SHA-1 (SPEC §6).
+    // Azure Stack Hub's own backups wrap their key with OAEP SHA-1 (docs/AZURESTACK.md).
     let dir = tempfile::tempdir().unwrap();
     let c = rsa2048(dir.path());
     let cert = Certificate::load(&c.cert_der).unwrap();

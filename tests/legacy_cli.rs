@@ -1,4 +1,4 @@
-//! Backward-compatibility mode (SPEC §3.5) through the real binary: a hand-written
+//! Backward-compatibility mode (docs/SETTINGS.md) through the real binary: a hand-written
 //! `version = 1` settings file with an encryption key keeps working, starts with automatic
 //! backups off, migrates on the next write, accepts a new key, switches one way to a
 //! certificate, and every backup still restores with the key it was made with.
@@ -32,7 +32,7 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-/// Writes the settings exactly in the shape SPEC §3 shows for `version = 1`.
+/// Writes the settings exactly in the shape docs/SETTINGS.md shows for `version = 1`.
 fn write_v1(w: &World, key: &str) {
     let text = format!(
         r#"version = 1

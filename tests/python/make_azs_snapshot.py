@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds Azure Stack Hub style encrypted backup snapshots for the `unprotect` tests.
 
-An implementation of SPEC §6 independent of azs-backup (Python `cryptography` and `zipfile`),
+An implementation of docs/AZURESTACK.md independent of azs-backup (Python `cryptography` and `zipfile`),
 so the tests check the Rust reader against a second reading of the format:
 
   snapshot .zip  = int16le tag (1) | int16le encAlg (0 = AES-256-CBC, PKCS#7)
