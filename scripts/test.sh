@@ -5,7 +5,8 @@
 #   bash scripts/test.sh            # from a fresh clone, as root (or with sudo available)
 #
 # Installs, when missing: Debian packages pkg-config libsmbclient-dev samba smbclient openssl
-# zstd python3-pip; Python packages cryptography (for the independent decryption tests).
+# zstd python3-pip util-linux iproute2; Python packages cryptography (for the independent
+# decryption tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ as_root() {
 }
 
 # 1. System packages.
-pkgs=(pkg-config libsmbclient-dev samba smbclient openssl zstd python3 python3-pip util-linux)
+pkgs=(pkg-config libsmbclient-dev samba smbclient openssl zstd python3 python3-pip util-linux iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
