@@ -254,7 +254,22 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
             bytes.len()
         )));
     }
-    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    // A manifest is a UTF-8 JSON object whose roles are objects: serde's struct reader would
+    // also take an array of field values, and skips unknown fields without checking their
+    // text, so both are checked on a generic parse first (which also refuses lone surrogate
+    // escapes anywhere).
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("it is not UTF-8".into()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let roles_are_objects = value
+        .get("roleStatus")
+        .and_then(|r| r.as_array())
+        .is_none_or(|roles| roles.iter().all(|r| r.is_object()));
+    if !value.is_object() || !roles_are_objects {
+        return Err(bad(
+            "it is not a JSON object with roleStatus objects (see docs/FORMAT.md)".into(),
+        ));
+    }
+    let m: Manifest = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     if m.manifest_version != MANIFEST_VERSION {
         return Err(bad(format!(
             "manifestVersion {} is not supported (this tool reads {MANIFEST_VERSION})",

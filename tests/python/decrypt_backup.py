@@ -60,7 +60,17 @@ KEY_ID_DOMAIN = b"azs-backup v1 key id"
 
 
 class FormatError(Exception):
-    """The file is not a valid encrypted file for the key given."""
+    """The file is not a valid encrypted file for the key given.
+
+    `kind` says why, in the vocabulary of the failure vectors (tests/vectors/README.md):
+    truncated, bad_magic, version, header, wrong_key, unwrap, auth:N (chunk N failed to
+    authenticate); key (the key file itself cannot be used) and no_key (no key of the kind the
+    file needs was given) are about the key, not the file.
+    """
+
+    def __init__(self, message, kind="invalid"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def read_full(f, n):
@@ -78,7 +88,7 @@ def read_full(f, n):
 def read_exact(f, n, what):
     b = read_full(f, n)
     if len(b) != n:
-        raise FormatError("file is truncated (it ends inside the %s)" % what)
+        raise FormatError("file is truncated (it ends inside the %s)" % what, "truncated")
     return b
 
 
@@ -86,24 +96,24 @@ def read_header(f):
     """Parses the header; returns (fields, raw header bytes)."""
     fixed = read_exact(f, 14, "header")
     if fixed[:8] != MAGIC:
-        raise FormatError("not an azs-backup encrypted file (bad magic)")
+        raise FormatError("not an azs-backup encrypted file (bad magic)", "bad_magic")
     version, kind, chunk_log2, reserved, id_len = struct.unpack(">BBBBH", fixed[8:])
     if version != VERSION:
-        raise FormatError("unsupported format version %d" % version)
+        raise FormatError("unsupported format version %d" % version, "version")
     if kind not in (KIND_CERTIFICATE, KIND_LEGACY_KEY):
-        raise FormatError("unknown recipient kind %d" % kind)
+        raise FormatError("unknown recipient kind %d" % kind, "header")
     if chunk_log2 != CHUNK_LOG2 or reserved != 0:
-        raise FormatError("unsupported chunk size or flags")
+        raise FormatError("unsupported chunk size or flags", "header")
     if not 1 <= id_len <= 256:
-        raise FormatError("recipient id length out of range")
+        raise FormatError("recipient id length out of range", "header")
     rid = read_exact(f, id_len + 2, "header")
     (wrap_len,) = struct.unpack(">H", rid[id_len:])
     if not 1 <= wrap_len <= 4096:
-        raise FormatError("wrapped key length out of range")
+        raise FormatError("wrapped key length out of range", "header")
     try:
         recipient_id = rid[:id_len].decode("utf-8")
     except UnicodeDecodeError:
-        raise FormatError("recipient id is not UTF-8")
+        raise FormatError("recipient id is not UTF-8", "header")
     rest = read_exact(f, wrap_len + NONCE_PREFIX, "header")
     raw = fixed + rid + rest
     return (
@@ -125,9 +135,9 @@ def legacy_key_bytes(text):
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (ValueError, TypeError):
-        raise FormatError("the legacy key is not base64")
+        raise FormatError("the legacy key is not base64", "key")
     if len(key) < 32:
-        raise FormatError("the legacy key decodes to fewer than 32 bytes")
+        raise FormatError("the legacy key decodes to fewer than 32 bytes", "key")
     return key
 
 
@@ -137,14 +147,14 @@ def legacy_key_id(key):
 
 def legacy_unwrap(key, wrapped):
     if len(wrapped) != 16 + 32 + TAG:
-        raise FormatError("the wrapped key has the wrong length for a legacy key")
+        raise FormatError("the wrapped key has the wrong length for a legacy key", "unwrap")
     kek = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=wrapped[:16], info=HKDF_INFO_LEGACY
     ).derive(key)
     try:
         return AESGCM(kek).decrypt(b"\0" * 12, wrapped[16:], LEGACY_WRAP_AAD)
     except InvalidTag:
-        raise FormatError("the legacy key given cannot unwrap the file key")
+        raise FormatError("the legacy key given cannot unwrap the file key", "unwrap")
 
 
 PEM_BLOCK = re.compile(
@@ -157,7 +167,7 @@ def password_bytes(prompt):
     if p is None:
         if not sys.stdin.isatty():
             raise FormatError(
-                "the key file needs a password: set AZS_BACKUP_KEY_PASSWORD"
+                "the key file needs a password: set AZS_BACKUP_KEY_PASSWORD", "key"
             )
         p = getpass.getpass(prompt)
     return p.encode("utf-8")
@@ -172,7 +182,7 @@ def load_rsa_key(path):
     if blocks:
         keys = [(label, b) for label, b in blocks if label.endswith("PRIVATE KEY")]
         if not keys:
-            raise FormatError("%s holds no PEM private key" % path)
+            raise FormatError("%s holds no PEM private key" % path, "key")
         label, pem = keys[0]
         password = None
         if label == "ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in pem:
@@ -180,7 +190,7 @@ def load_rsa_key(path):
         try:
             key = serialization.load_pem_private_key(pem, password=password)
         except (ValueError, TypeError) as e:
-            raise FormatError("%s: cannot read the private key (%s)" % (path, e))
+            raise FormatError("%s: cannot read the private key (%s)" % (path, e), "key")
         certs = [b for label, b in blocks if label in ("CERTIFICATE", "X509 CERTIFICATE")]
         if certs:
             der = x509.load_pem_x509_certificate(certs[0]).public_bytes(
@@ -199,16 +209,17 @@ def load_rsa_key(path):
             except ValueError as e:
                 raise FormatError(
                     "%s is neither a PEM private key nor a PKCS#12 file that opens with "
-                    "this password (%s)" % (path, e)
+                    "this password (%s)" % (path, e),
+                    "key",
                 )
         if key is None:
-            raise FormatError("%s holds no private key" % path)
+            raise FormatError("%s holds no private key" % path, "key")
         if cert is not None:
             thumbprint = hashlib.sha1(
                 cert.public_bytes(serialization.Encoding.DER)
             ).hexdigest().upper()
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise FormatError("%s does not hold an RSA private key" % path)
+        raise FormatError("%s does not hold an RSA private key" % path, "key")
     return key, thumbprint
 
 
@@ -223,7 +234,7 @@ def rsa_unwrap(key, wrapped):
             ),
         )
     except ValueError:
-        raise FormatError("the private key given cannot unwrap the file key")
+        raise FormatError("the private key given cannot unwrap the file key", "unwrap")
     return file_key
 
 
@@ -233,35 +244,68 @@ def unwrap_file_key(header, args):
     if header["kind"] == KIND_CERTIFICATE:
         if not args.key:
             raise FormatError(
-                "file is encrypted for certificate %s: give its private key with --key" % needed
+                "file is encrypted for certificate %s: give its private key with --key" % needed,
+                "no_key",
             )
-        key, thumbprint = load_rsa_key(args.key)
+        return unwrap_file_key_with(header, rsa_key=load_rsa_key(args.key))
+    if args.legacy_key_file:
+        with open(args.legacy_key_file, "r", encoding="utf-8") as f:
+            text = f.read()
+    elif args.legacy_key is not None:
+        text = args.legacy_key
+    else:
+        raise FormatError(
+            "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed,
+            "no_key",
+        )
+    return unwrap_file_key_with(header, legacy_key_text=text)
+
+
+def unwrap_file_key_with(header, rsa_key=None, legacy_key_text=None):
+    """The 32-byte file key. rsa_key: (RSA private key, its certificate's thumbprint or None),
+    as load_rsa_key returns it; legacy_key_text: the legacy key's base64 text."""
+    needed = header["recipient_id"]
+    if header["kind"] == KIND_CERTIFICATE:
+        if rsa_key is None:
+            raise FormatError(
+                "file is encrypted for certificate %s: give its private key with --key" % needed,
+                "no_key",
+            )
+        key, thumbprint = rsa_key
         if thumbprint is not None and thumbprint.lower() != needed.lower():
             raise FormatError(
                 "file is encrypted for certificate %s; the key given is for certificate %s"
-                % (needed, thumbprint)
+                % (needed, thumbprint),
+                "wrong_key",
             )
         file_key = rsa_unwrap(key, header["wrapped_key"])
     else:
-        if args.legacy_key_file:
-            with open(args.legacy_key_file, "r", encoding="utf-8") as f:
-                text = f.read()
-        elif args.legacy_key is not None:
-            text = args.legacy_key
-        else:
+        if legacy_key_text is None:
             raise FormatError(
-                "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed
+                "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed,
+                "no_key",
             )
-        key = legacy_key_bytes(text)
+        key = legacy_key_bytes(legacy_key_text)
         given = legacy_key_id(key)
         if given.lower() != needed.lower():
             raise FormatError(
-                "file is encrypted for encryption key %s; the key given is %s" % (needed, given)
+                "file is encrypted for encryption key %s; the key given is %s" % (needed, given),
+                "wrong_key",
             )
         file_key = legacy_unwrap(key, header["wrapped_key"])
     if len(file_key) != 32:
-        raise FormatError("the unwrapped file key is not 32 bytes")
+        raise FormatError("the unwrapped file key is not 32 bytes", "unwrap")
     return file_key
+
+
+def decrypt_file(f, out, rsa_key=None, legacy_key_text=None):
+    """Decrypts the whole encrypted file `f` (a binary file object), writing each chunk's
+    plaintext to `out` after it authenticates. Raises FormatError (see its `kind`)."""
+    header, raw = read_header(f)
+    file_key = unwrap_file_key_with(header, rsa_key, legacy_key_text)
+    aad = hashlib.sha256(raw).digest()
+    for plain in decrypt_chunks(f, file_key, header["nonce_prefix"], aad):
+        out.write(plain)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,17 +323,20 @@ def decrypt_chunks(f, file_key, nonce_prefix, aad):
         # remains at the end of the file is the last chunk.
         last = len(buf) <= record
         if len(buf) < TAG:
-            raise FormatError("file is truncated (it ends inside the header or a chunk)")
+            raise FormatError(
+                "file is truncated (it ends inside the header or a chunk)", "truncated"
+            )
         ct = buf if last else buf[:record]
         if counter > 0xFFFFFFFF:
-            raise FormatError("too many chunks")
+            raise FormatError("too many chunks", "header")
         nonce = nonce_prefix + struct.pack(">I", counter) + (b"\x01" if last else b"\x00")
         try:
             plain = gcm.decrypt(nonce, ct, aad)
         except InvalidTag:
             raise FormatError(
                 "authentication failed at chunk %d: the data was changed, truncated or "
-                "reordered" % counter
+                "reordered" % counter,
+                "auth:%d" % counter,
             )
         yield plain
         if last:
