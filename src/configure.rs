@@ -318,6 +318,9 @@ pub fn configure(
 
     // Schedule (docs/SCHEDULING.md): the first successful configure turns automatic backups on.
     let freq = Duration::hours(loaded.settings.backup_frequency_in_hours as i64);
+    // Settings without a state file are a first configure too (one killed after writing the
+    // settings and before the state): the schedule starts and the recipient is recorded.
+    let first_time = first_time || !paths.state.exists();
     if first_time {
         state.is_backup_scheduler_enabled = true;
         state.next_backup_time = Some(now + freq);
@@ -487,6 +490,23 @@ pub fn clear(paths: &SettingsPaths) -> Result<Vec<PathBuf>> {
             Ok(()) => removed.push(p.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("removing {}", p.display()), e)),
+        }
+    }
+    // Temporary files of atomic writes that a crash left behind may hold the password.
+    let dir = paths
+        .settings
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if crate::private_file::is_leftover(&name) && e.file_type().is_ok_and(|t| t.is_file()) {
+                let p = e.path();
+                if std::fs::remove_file(&p).is_ok() {
+                    removed.push(p);
+                }
+            }
         }
     }
     Ok(removed)

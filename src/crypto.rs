@@ -40,7 +40,7 @@ const LEGACY_WRAP_AAD: &[u8] = b"azs-backup v1 legacy wrap";
 const KEY_ID_DOMAIN: &[u8] = b"azs-backup v1 key id";
 
 /// Why a file could not be decrypted. Everything here means the data or the key is wrong.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CryptoError {
     #[error("not an azs-backup encrypted file (bad magic)")]
     BadMagic,
@@ -474,6 +474,9 @@ pub struct Decryptor<R: Read> {
     plain_pos: usize,
     position: u32,
     done: bool,
+    /// The first error: every later read returns it again, and nothing of a chunk that did
+    /// not authenticate is ever released.
+    failed: Option<(io::ErrorKind, Option<CryptoError>, String)>,
 }
 
 impl<R: Read> Decryptor<R> {
@@ -491,6 +494,7 @@ impl<R: Read> Decryptor<R> {
             plain_pos: 0,
             position: 0,
             done: false,
+            failed: None,
         })
     }
 
@@ -552,11 +556,25 @@ impl<R: Read> Read for Decryptor<R> {
         if out.is_empty() {
             return Ok(0);
         }
+        if let Some((kind, crypto, msg)) = &self.failed {
+            return Err(match crypto {
+                Some(c) => c.clone().into_io(),
+                None => io::Error::new(*kind, msg.clone()),
+            });
+        }
         while self.plain_pos == self.plain.len() {
             if self.done {
                 return Ok(0);
             }
-            self.next_chunk()?;
+            if let Err(e) = self.next_chunk() {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.plain.clear();
+                    self.plain_pos = 0;
+                    self.failed =
+                        Some((e.kind(), CryptoError::from_io(&e).cloned(), e.to_string()));
+                }
+                return Err(e);
+            }
         }
         let n = out.len().min(self.plain.len() - self.plain_pos);
         out[..n].copy_from_slice(&self.plain[self.plain_pos..self.plain_pos + n]);

@@ -6,6 +6,14 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
+const TMP_PREFIX: &str = ".azs-backup.";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// True for the name of a temporary file of [`write_atomic`] (left behind only by a crash).
+pub fn is_leftover(name: &str) -> bool {
+    name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)
+}
+
 /// Reads a file that must not be readable by group or others. `None` when it does not exist.
 pub fn read_private(path: &Path) -> Result<Option<String>> {
     match std::fs::metadata(path) {
@@ -64,8 +72,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let ctx = || format!("writing {}", path.display());
     // tempfile creates files with mode 0600 on Unix.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".azs-backup.")
-        .suffix(".tmp")
+        .prefix(TMP_PREFIX)
+        .suffix(TMP_SUFFIX)
         .tempfile_in(dir)
         .map_err(|e| Error::io(ctx(), e))?;
     tmp.write_all(data).map_err(|e| Error::io(ctx(), e))?;

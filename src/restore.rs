@@ -6,11 +6,58 @@
 use crate::crypto::{Decryptor, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Status};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 use crate::verify::{check_identity, HashingReader};
 use sha2::Digest;
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// A reader of the target that keeps the first error the target gave, so that a read that
+/// failed on the target (a dropped connection, a share gone) is reported as the target's
+/// failure (exit 4), not as local I/O or a damaged archive, after the decrypt and unpack
+/// chain has turned it into its own error.
+pub(crate) struct KeepError<R> {
+    inner: R,
+    error: Rc<RefCell<Option<io::Error>>>,
+}
+
+impl<R> KeepError<R> {
+    pub(crate) fn new(inner: R) -> (Self, Rc<RefCell<Option<io::Error>>>) {
+        let error = Rc::new(RefCell::new(None));
+        (
+            KeepError {
+                inner,
+                error: error.clone(),
+            },
+            error,
+        )
+    }
+}
+
+impl<R: Read> Read for KeepError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let copy = io::Error::new(e.kind(), e.to_string());
+            self.error.borrow_mut().get_or_insert(e);
+            copy
+        })
+    }
+}
+
+/// `e`, unless the target's reader failed first: then that failure, as a [`TargetError`].
+pub(crate) fn target_first(
+    target: &dyn Target,
+    path: &str,
+    kept: &RefCell<Option<io::Error>>,
+    e: Error,
+) -> Error {
+    match kept.borrow_mut().take() {
+        Some(io) => Error::Target(TargetError::from_io(&target.display(), "read", path, io)),
+        None => e,
+    }
+}
 
 /// What to restore.
 pub struct RestoreRequest<'a> {
@@ -74,10 +121,20 @@ pub fn restore(
         .find_map(|r| r.file_name.as_deref())
     {
         let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
-        Decryptor::new(req.target.open(&path)?, req.identity)
-            .map_err(|e| Error::from_data_io(file.to_string(), e))?;
+        let (reader, kept) = KeepError::new(req.target.open(&path)?);
+        Decryptor::new(reader, req.identity).map_err(|e| {
+            target_first(
+                req.target,
+                &path,
+                &kept,
+                Error::from_data_io(file.to_string(), e),
+            )
+        })?;
     }
     prepare_destination(req.to, req.force)?;
+    if req.force {
+        remove_leftovers(req.to, &roles);
+    }
     let mut out = Vec::new();
     for role in roles {
         let Some(file) = role
@@ -100,22 +157,39 @@ pub fn restore(
                 final_dir.display()
             )));
         }
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", role.role_name))
-            .suffix(".partial")
+        let prefix = format!(".{}.", role.role_name);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        // 0700: nobody else can look into a restore in progress (or left by a crash).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let tmp = builder
             .tempdir_in(req.to)
             .map_err(|e| Error::io(format!("creating a folder in {}", req.to.display()), e))?;
         let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
         let mut on_read = |n: u64| progress(&role.role_name, n);
-        let mut reader = HashingReader::with_progress(req.target.open(&path)?, &mut on_read);
-        let mut dec = Decryptor::new(&mut reader, req.identity)
-            .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
+        let (source, kept) = KeepError::new(req.target.open(&path)?);
+        let mut reader = HashingReader::with_progress(source, &mut on_read);
+        let failed = |e: Error| target_first(req.target, &path, &kept, e);
+        let mut dec = Decryptor::new(&mut reader, req.identity).map_err(|e| {
+            failed(Error::from_data_io(
+                format!("{}: {file}", role.role_name),
+                e,
+            ))
+        })?;
         let opts = crate::archive::UnpackOptions {
             preserve_special_bits: req.preserve_special_bits,
         };
-        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()), &opts)?;
-        io::copy(&mut dec, &mut io::sink())
-            .map_err(|e| Error::from_data_io(format!("{}: {file}", role.role_name), e))?;
+        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()), &opts).map_err(failed)?;
+        io::copy(&mut dec, &mut io::sink()).map_err(|e| {
+            failed(Error::from_data_io(
+                format!("{}: {file}", role.role_name),
+                e,
+            ))
+        })?;
         drop(dec);
         let digest = hex::encode(reader.hash.finalize_reset());
         if Some(digest.as_str()) != role.sha256.as_deref() {
@@ -126,10 +200,20 @@ pub fn restore(
         }
         crate::verify::check_file_count(role, &stats)?;
         crate::testhook::point("restore.source-unpacked");
-        if final_dir.exists() {
-            std::fs::remove_dir_all(&final_dir)
+        // With --force, the folder being replaced is set aside first and deleted only once the
+        // new one is in place: a crash in between never leaves the source missing.
+        let aside = if final_dir.exists() {
+            let aside = req.to.join(format!(
+                ".{}.{}.replaced",
+                role.role_name,
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::rename(&final_dir, &aside)
                 .map_err(|e| Error::io(format!("replacing {}", final_dir.display()), e))?;
-        }
+            Some(aside)
+        } else {
+            None
+        };
         let tmp_path = tmp.keep();
         // The temporary folder's own mode (0700) and mtime give way to the archive's root, if any;
         // otherwise it keeps the mode a plain mkdir would give.
@@ -140,9 +224,16 @@ pub fn restore(
         }
         std::fs::rename(&tmp_path, &final_dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&tmp_path);
+            if let Some(a) = &aside {
+                let _ = std::fs::rename(a, &final_dir);
+            }
             Error::io(format!("moving into {}", final_dir.display()), e)
         })?;
         crate::testhook::point("restore.source-renamed");
+        if let Some(a) = aside {
+            std::fs::remove_dir_all(&a)
+                .map_err(|e| Error::io(format!("removing the replaced {}", a.display()), e))?;
+        }
         out.push(Restored {
             role_name: role.role_name.clone(),
             path: final_dir,
@@ -151,6 +242,25 @@ pub fn restore(
         });
     }
     Ok(out)
+}
+
+/// Removes what a crashed restore of these sources left in `to`: hidden `.NAME.*.partial`
+/// folders (never renamed into place, so never authenticated) and `.NAME.*.replaced` folders (set
+/// aside by a `--force` restore that died before deleting them). Best effort.
+fn remove_leftovers(to: &Path, roles: &[&manifest::RoleStatus]) {
+    let Ok(rd) = std::fs::read_dir(to) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = roles.iter().any(|r| {
+            name.starts_with(&format!(".{}.", r.role_name))
+                && (name.ends_with(".partial") || name.ends_with(".replaced"))
+        });
+        if ours && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn prepare_destination(to: &Path, force: bool) -> Result<()> {

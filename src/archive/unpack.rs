@@ -312,11 +312,13 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
             }
             Seen::File => {
                 // create_new: O_CREAT|O_EXCL never follows a symlink and never replaces a file.
+                let mut options = cap_std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                // Readable by the owner only until its own mode is set, after its data.
+                #[cfg(unix)]
+                cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let file = parent
-                    .open_with(
-                        &name,
-                        cap_std::fs::OpenOptions::new().write(true).create_new(true),
-                    )
+                    .open_with(&name, &options)
                     .map_err(|e| match e.kind() {
                         io::ErrorKind::AlreadyExists => {
                             refuse(&shown, "the name appears twice in the archive")
