@@ -1,20 +1,24 @@
-//! Secrets from the operator: prompts (on a terminal, typed twice where it is being set), the
-//! first line of stdin, or environment variables. Never echoed, never logged.
+//! Keys and secrets from the operator: prompts (on a terminal, typed twice where it is being
+//! set), the first line of stdin, or environment variables, never echoed, never logged; and the
+//! choice of the key that decrypts a backup for `verify` and `restore`.
 
-use super::exit::CliError;
-use anyhow::Result;
+use super::command_error::CommandError;
 use azs_backup::certificate::{self, PrivateKey};
-use azs_backup::crypto::{Identity, LegacyKey};
+use azs_backup::crypto::{describe_id, Identity, LegacyKey};
+use azs_backup::manifest::{self, Manifest};
+use azs_backup::settings::Loaded;
+use azs_backup::target::Target;
 use azs_backup::Error;
-use std::io::{BufRead, IsTerminal};
-use std::path::Path;
+use clap::Args;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// Environment variable holding a .pfx password.
 pub const KEY_PASSWORD_ENV: &str = "AZS_BACKUP_KEY_PASSWORD";
 
 /// The first line of stdin, without its line ending.
-pub fn stdin_line(what: &str) -> Result<Zeroizing<String>> {
+pub fn stdin_line(what: &str) -> Result<Zeroizing<String>, CommandError> {
     let mut line = Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
@@ -45,8 +49,18 @@ pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal()
 }
 
+/// Asks a yes/no question on stderr and reads the answer from stdin; anything but yes is no.
+pub fn confirm(question: &str) -> bool {
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question} [y/N] ");
+    let _ = stderr.flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok()
+        && matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
 /// Prompts for a new secret twice; the entries must match.
-pub fn prompt_twice(label: &str, field: &'static str) -> Result<Zeroizing<String>> {
+pub fn prompt_twice(label: &str, field: &'static str) -> Result<Zeroizing<String>, CommandError> {
     let a = Zeroizing::new(rpassword::prompt_password(format!("{label}: "))?);
     let b = Zeroizing::new(rpassword::prompt_password(format!("Confirm {label}: "))?);
     if a != b {
@@ -61,7 +75,7 @@ pub fn prompt_twice(label: &str, field: &'static str) -> Result<Zeroizing<String
 }
 
 /// Prompts once for an existing secret.
-pub fn prompt_once(label: &str) -> Result<Zeroizing<String>> {
+pub fn prompt_once(label: &str) -> Result<Zeroizing<String>, CommandError> {
     Ok(Zeroizing::new(rpassword::prompt_password(format!(
         "{label}: "
     ))?))
@@ -69,7 +83,10 @@ pub fn prompt_once(label: &str) -> Result<Zeroizing<String>> {
 
 /// The share password for `configure`: `--password-stdin`, else `AZS_BACKUP_PASSWORD`, else a
 /// prompt (typed twice) when `prompt` and a terminal is there.
-pub fn share_password(from_stdin: bool, prompt: bool) -> Result<Option<Zeroizing<String>>> {
+pub fn share_password(
+    from_stdin: bool,
+    prompt: bool,
+) -> Result<Option<Zeroizing<String>>, CommandError> {
     if from_stdin {
         return Ok(Some(stdin_line("password")?));
     }
@@ -90,13 +107,12 @@ pub fn env_secret(name: &str) -> Option<Zeroizing<String>> {
         .map(Zeroizing::new)
 }
 
-/// Loads the private key given with `--key`.
-pub fn private_key(path: &Path, password_stdin: bool) -> Result<PrivateKey> {
-    private_key_with(path, password_stdin, "--key-password-stdin")
-}
-
 /// Loads a private key; `stdin_flag` names the flag that reads its password in messages.
-pub fn private_key_with(path: &Path, password_stdin: bool, stdin_flag: &str) -> Result<PrivateKey> {
+pub fn private_key(
+    path: &Path,
+    password_stdin: bool,
+    stdin_flag: &str,
+) -> Result<PrivateKey, CommandError> {
     let password = if certificate::is_pkcs12(path) {
         Some(if password_stdin {
             stdin_line("key password")?
@@ -105,7 +121,7 @@ pub fn private_key_with(path: &Path, password_stdin: bool, stdin_flag: &str) -> 
         } else if can_prompt() {
             prompt_once(&format!("Password for {}", path.display()))?
         } else {
-            return Err(CliError::usage(format!(
+            return Err(CommandError::usage(format!(
                 "{} is a .pfx and needs its password: {stdin_flag}, {KEY_PASSWORD_ENV}, or run on a terminal",
                 path.display()
             )));
@@ -113,19 +129,33 @@ pub fn private_key_with(path: &Path, password_stdin: bool, stdin_flag: &str) -> 
     } else {
         None
     };
-    // Through `Error` so that the exit code is the documented one (3), not 1.
-    Ok(
-        certificate::load_private_key(path, password.as_deref().map(|s| s.as_str()))
-            .map_err(Error::from)?,
-    )
+    Ok(certificate::load_private_key(
+        path,
+        password.as_deref().map(|s| s.as_str()),
+    )?)
+}
+
+/// How to get the key that decrypts a backup.
+#[derive(Args, Debug, Default)]
+pub struct KeyArgs {
+    /// Private key: PKCS#8/PKCS#1 .pem, or .pfx/.p12 (password from a prompt, --key-password-stdin or AZS_BACKUP_KEY_PASSWORD)
+    #[arg(long, visible_alias = "decryption-cert-path", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Read the .pfx password from the first line of stdin
+    #[arg(long, visible_alias = "decryption-cert-password-stdin")]
+    pub key_password_stdin: bool,
+    /// Read a legacy encryption key from stdin (backups made in backward-compatibility mode)
+    #[arg(long, conflicts_with_all = ["key", "key_password_stdin"])]
+    pub encryption_key_stdin: bool,
 }
 
 /// The identity from `--key` / `--encryption-key-stdin`, if given.
-pub fn identity(args: &super::args::KeyArgs) -> Result<Option<Identity>> {
+fn given_identity(args: &KeyArgs) -> Result<Option<Identity>, CommandError> {
     if let Some(path) = &args.key {
         return Ok(Some(Identity::PrivateKey(Box::new(private_key(
             path,
             args.key_password_stdin,
+            "--key-password-stdin",
         )?))));
     }
     if args.encryption_key_stdin {
@@ -133,7 +163,60 @@ pub fn identity(args: &super::args::KeyArgs) -> Result<Option<Identity>> {
         return Ok(Some(Identity::LegacyKey(LegacyKey::parse(&text)?)));
     }
     if args.key_password_stdin {
-        return Err(CliError::usage("--key-password-stdin needs --key FILE.pfx"));
+        return Err(CommandError::usage(
+            "--key-password-stdin needs --key FILE.pfx",
+        ));
     }
     Ok(None)
+}
+
+/// The identity for a backup: `--key` / `--encryption-key-stdin`, else a stored legacy key
+/// (current or retired) that the backup names. A private key without its certificate (a bare
+/// `.pem`) gets the configured certificate when their public keys match, so that its thumbprint
+/// is known and a mismatch is reported before any decryption.
+pub fn identity_for(
+    key: &KeyArgs,
+    loaded: Option<&Loaded>,
+    t: &dyn Target,
+    id: &str,
+) -> Result<Option<Identity>, CommandError> {
+    if let Some(mut i) = given_identity(key)? {
+        if let (Identity::PrivateKey(k), Some(l)) = (&mut i, loaded) {
+            if k.certificate.is_none() {
+                if let Ok(Some(cert)) = l.settings.certificate() {
+                    if k.matches(&cert) {
+                        k.certificate = Some(cert);
+                    }
+                }
+            }
+        }
+        return Ok(Some(i));
+    }
+    if let Some(loaded) = loaded {
+        let m = manifest::read(t, id)?;
+        if let Some(k) = m
+            .encryption_key_id
+            .as_deref()
+            .and_then(|kid| loaded.legacy_key_for(kid))
+        {
+            return Ok(Some(Identity::LegacyKey(k)));
+        }
+    }
+    Ok(None)
+}
+
+/// Says plainly which key a backup needs when a key whose certificate is not known (a `.pem`
+/// without a CERTIFICATE block) could not unwrap it.
+pub fn explain_wrong_key(e: Error, m: &Manifest, identity: Option<&Identity>) -> Error {
+    match (e, identity) {
+        (Error::WrongKey(_), Some(i)) if i.id().is_none() => {
+            let needed = m.recipient_id();
+            Error::WrongKey(format!(
+                "backup {} was encrypted for {}; the key given does not match it (it cannot unwrap the backup's file keys)",
+                m.backup_id,
+                describe_id(&needed)
+            ))
+        }
+        (e, _) => e,
+    }
 }

@@ -6,7 +6,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Shows per-source and total progress of a backup; prints warnings through `note`.
 pub struct BackupProgress<'a> {
-    out: &'a super::Out,
+    out: &'a super::out::Out,
     multi: Option<MultiProgress>,
     total: Option<ProgressBar>,
     current: Option<ProgressBar>,
@@ -24,7 +24,7 @@ fn bytes_style(prefix: &str) -> ProgressStyle {
 impl<'a> BackupProgress<'a> {
     /// Progress of a backup of `sources`; they are measured (for the total and the ETA) only
     /// when the bars are drawn.
-    pub fn new(out: &'a super::Out, sources: &[azs_backup::settings::Source]) -> Self {
+    pub fn new(out: &'a super::out::Out, sources: &[azs_backup::settings::Source]) -> Self {
         if !out.progress() {
             return BackupProgress {
                 out,
@@ -122,7 +122,7 @@ impl Observer for BackupProgress<'_> {
 /// Progress of `verify` and `restore`: one bar over all sources' encrypted bytes, naming the
 /// source being read; nothing when stderr is not a terminal. `--verbose` adds a line per source.
 pub struct SourcesBar<'a> {
-    out: &'a super::Out,
+    out: &'a super::out::Out,
     bar: Option<ProgressBar>,
     verb: &'static str,
     role: String,
@@ -131,7 +131,7 @@ pub struct SourcesBar<'a> {
 }
 
 impl<'a> SourcesBar<'a> {
-    pub fn new(out: &'a super::Out, total: u64, verb: &'static str) -> Self {
+    pub fn new(out: &'a super::out::Out, total: u64, verb: &'static str) -> Self {
         SourcesBar {
             out,
             bar: bytes_bar(out, total, verb),
@@ -167,7 +167,7 @@ impl<'a> SourcesBar<'a> {
 }
 
 /// A bytes bar (`label` before it), or nothing when not on a terminal.
-pub fn bytes_bar(out: &super::Out, total: u64, label: &str) -> Option<ProgressBar> {
+pub fn bytes_bar(out: &super::out::Out, total: u64, label: &str) -> Option<ProgressBar> {
     if !out.progress() {
         return None;
     }
