@@ -1,6 +1,6 @@
 //! One backup run (`start-backup`, and `tick` when one is due): every configured source is packed
 //! (tar + zstd), encrypted (see [`crate::crypto`]) and streamed to the target, then the manifest
-//! is written last, so a backup is visible only when complete (SPEC §4).
+//! is written last, so a backup is visible only when complete (docs/FORMAT.md §1).
 
 use crate::archive;
 use crate::crypto::{Encryptor, Recipient};
@@ -143,7 +143,12 @@ impl Write for Sink<'_> {
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        // A failed flush is the target's failure too (not the source's): kept like a write's.
+        self.inner.flush().map_err(|e| {
+            let copy = io::Error::new(e.kind(), e.to_string());
+            *self.error.borrow_mut() = Some(e);
+            copy
+        })
     }
 }
 
@@ -434,7 +439,7 @@ pub fn start(
             return Err(e);
         }
     };
-    // One run at a time per target (SPEC §4): fails with `Error::Locked` naming the running one.
+    // One run at a time per target (docs/FORMAT.md §1): fails with `Error::Locked` naming the running one.
     let mut lock = crate::lock::acquire(
         &loaded.paths.lock,
         target.as_ref(),
@@ -496,7 +501,7 @@ pub fn run_locked(
             Ok(m) => crate::state::LastBackup {
                 backup_id: m.backup_id.clone(),
                 time: m.created_date_time,
-                status: m.status.to_string(),
+                status: m.status,
                 trigger,
                 error: outcome(m).err().map(|e| e.to_string()),
                 size_in_bytes: m.encrypted_size(),

@@ -39,6 +39,7 @@ pub enum Error {
     #[error("backup {backup_id} {status}: {detail}")]
     PartialFailure {
         backup_id: String,
+        /// `PartialSucceeded` or `Failed`.
         status: String,
         detail: String,
     },

@@ -118,6 +118,20 @@ pub fn set_enabled(loaded: &Loaded, enabled: bool, now: DateTime<Utc>) -> Result
     })
 }
 
+/// Why a `tick` did what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TickOutcome {
+    /// Automatic backups are off: nothing to do.
+    AutomaticBackupsOff,
+    /// No backup is due yet.
+    NotDue,
+    /// The slot met a running backup and was skipped.
+    Skipped,
+    /// A scheduled backup ran.
+    Ran,
+}
+
 /// What a `tick` did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -128,7 +142,7 @@ pub struct TickReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retry: bool,
     /// `automaticBackupsOff`, `notDue`, `skipped` (another backup was running) or `ran`.
-    pub reason: &'static str,
+    pub reason: TickOutcome,
     pub is_backup_scheduler_enabled: bool,
     /// The slot this tick handled (ran or skipped).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,7 +160,7 @@ pub struct TickReport {
 }
 
 impl TickReport {
-    fn idle(reason: &'static str, state: &State) -> TickReport {
+    fn idle(reason: TickOutcome, state: &State) -> TickReport {
         TickReport {
             ran: false,
             retry: false,
@@ -172,7 +186,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     let freq = loaded.settings.backup_frequency_in_hours;
     let state = State::load(&paths.state)?;
     if !state.is_backup_scheduler_enabled {
-        return Ok(TickReport::idle("automaticBackupsOff", &state));
+        return Ok(TickReport::idle(TickOutcome::AutomaticBackupsOff, &state));
     }
     if state.next_backup_time.is_none() {
         // Enabled but never scheduled: put the first slot one period from now.
@@ -182,12 +196,12 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
             }
             Ok(s.next_backup_time)
         })?;
-        let mut r = TickReport::idle("notDue", &state);
+        let mut r = TickReport::idle(TickOutcome::NotDue, &state);
         r.next_backup_time = next;
         return Ok(r);
     }
     if !is_due(&state, now) && !is_retry_due(&state, now) {
-        return Ok(TickReport::idle("notDue", &state));
+        return Ok(TickReport::idle(TickOutcome::NotDue, &state));
     }
     let recipient = loaded.recipient()?;
     let target = match loaded
@@ -209,9 +223,9 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     let retry = is_retry_due(&st, now);
     if !is_due(&st, now) && !retry {
         let reason = if st.is_backup_scheduler_enabled {
-            "notDue"
+            TickOutcome::NotDue
         } else {
-            "automaticBackupsOff"
+            TickOutcome::AutomaticBackupsOff
         };
         return Ok(TickReport::idle(reason, &st));
     }
@@ -244,7 +258,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
             return Ok(TickReport {
                 ran: false,
                 retry,
-                reason: "skipped",
+                reason: TickOutcome::Skipped,
                 is_backup_scheduler_enabled: true,
                 slot: Some(slot),
                 next_backup_time: Some(next),
@@ -299,7 +313,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     Ok(TickReport {
         ran: true,
         retry,
-        reason: "ran",
+        reason: TickOutcome::Ran,
         is_backup_scheduler_enabled: true,
         slot: Some(slot),
         next_backup_time: Some(next),

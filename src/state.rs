@@ -26,7 +26,7 @@ pub struct LastBackup {
     pub backup_id: String,
     pub time: DateTime<Utc>,
     /// `Succeeded`, `PartialSucceeded` or `Failed`.
-    pub status: String,
+    pub status: crate::manifest::Status,
     pub trigger: Trigger,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -41,7 +41,7 @@ impl LastBackup {
         LastBackup {
             backup_id: String::new(),
             time,
-            status: crate::manifest::Status::Failed.to_string(),
+            status: crate::manifest::Status::Failed,
             trigger,
             error: Some(error.to_string()),
             size_in_bytes: 0,
@@ -140,7 +140,7 @@ impl State {
 
     /// Records a finished backup.
     pub fn record_backup(&mut self, last: LastBackup) {
-        if last.status == "Succeeded" {
+        if last.status == crate::manifest::Status::Succeeded {
             self.last_successful_backup = Some(last.clone());
         }
         self.last_backup = Some(last);

@@ -35,7 +35,7 @@ pub struct SettingsView {
     pub backup_frequency_in_hours: u32,
     pub backup_retention_period_in_days: u32,
     /// `certificate` or `key` (backward-compatibility mode).
-    pub encryption_mode: String,
+    pub encryption_mode: EncryptionMode,
     pub encryption_cert_thumbprint: Option<String>,
     pub encryption_cert_thumbprint_sha256: Option<String>,
     pub encryption_cert_subject: Option<String>,
@@ -66,10 +66,7 @@ impl SettingsView {
             user_name: s.username.clone(),
             backup_frequency_in_hours: s.backup_frequency_in_hours,
             backup_retention_period_in_days: s.backup_retention_period_in_days,
-            encryption_mode: match s.encryption_mode {
-                EncryptionMode::Certificate => "certificate".into(),
-                EncryptionMode::Key => "key".into(),
-            },
+            encryption_mode: s.encryption_mode.clone(),
             encryption_cert_thumbprint: cert.as_ref().map(|c| c.thumbprint.clone()),
             encryption_cert_thumbprint_sha256: cert.as_ref().map(|c| c.thumbprint_sha256.clone()),
             encryption_cert_subject: cert.as_ref().map(|c| c.subject.clone()),
@@ -99,7 +96,7 @@ pub struct StatusReport {
     pub is_backup_scheduler_enabled: bool,
     pub next_backup_time: Option<DateTime<Utc>>,
     pub last_backup_time: Option<DateTime<Utc>>,
-    pub last_backup_status: Option<String>,
+    pub last_backup_status: Option<crate::manifest::Status>,
     pub last_backup_id: Option<String>,
     pub last_backup_error: Option<String>,
     pub last_successful_backup_time: Option<DateTime<Utc>>,
@@ -137,7 +134,7 @@ pub fn status(loaded: &Loaded, now: DateTime<Utc>, offline: bool) -> Result<Stat
         is_backup_scheduler_enabled: state.is_backup_scheduler_enabled,
         next_backup_time: state.next_backup_time,
         last_backup_time: state.last_backup.as_ref().map(|b| b.time),
-        last_backup_status: state.last_backup.as_ref().map(|b| b.status.clone()),
+        last_backup_status: state.last_backup.as_ref().map(|b| b.status),
         last_backup_id: state
             .last_backup
             .as_ref()
@@ -204,7 +201,7 @@ pub fn assess(
         });
     }
     if let Some(b) = &state.last_backup {
-        if b.status != "Succeeded" {
+        if b.status != crate::manifest::Status::Succeeded {
             out.push(Health {
                 code: "lastBackupFailed",
                 message: format!(

@@ -18,7 +18,7 @@ pub fn settings(v: &SettingsView) -> String {
     line("path", v.path.clone());
     line(
         "encryptionMode",
-        if v.encryption_mode == "key" {
+        if v.encryption_mode == azs_backup::settings::EncryptionMode::Key {
             "legacy encryption key (backward-compatibility mode)".into()
         } else {
             "certificate".into()

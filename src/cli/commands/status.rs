@@ -60,7 +60,10 @@ fn print(report: &StatusReport, out: &Out) -> Result<(), CommandError> {
     out.say(format!(
         "  lastBackupTime               {} {}",
         time(report.last_backup_time),
-        report.last_backup_status.as_deref().unwrap_or("")
+        report
+            .last_backup_status
+            .map(|s| s.to_string())
+            .unwrap_or_default()
     ))?;
     out.say(format!(
         "  lastSuccessfulBackupTime     {}",

@@ -9,7 +9,7 @@ use crate::cli::progress::BackupProgress;
 use crate::cli::render::time;
 use crate::cli::shared::load;
 use azs_backup::backup;
-use azs_backup::schedule::{self, TickReport};
+use azs_backup::schedule::{self, TickOutcome, TickReport};
 use azs_backup::status::{human_bytes, JSON_SCHEMA_VERSION};
 use azs_backup::Error;
 use serde::Serialize;
@@ -46,16 +46,16 @@ fn print(report: &TickReport, out: &Out) -> Result<(), CommandError> {
     })?;
     let next = time(report.next_backup_time);
     match report.reason {
-        "automaticBackupsOff" => out.step(format!(
+        TickOutcome::AutomaticBackupsOff => out.step(format!(
             "automatic backups are off: nothing to do (`azs-backup enable-auto` turns them on; nextBackupTime {next})"
         )),
-        "notDue" => out.step(format!("no backup is due: the next one is at {next}")),
-        "skipped" => out.say(format!(
+        TickOutcome::NotDue => out.step(format!("no backup is due: the next one is at {next}")),
+        TickOutcome::Skipped => out.say(format!(
             "Skipped the scheduled backup of {}: another backup is running ({}). Next scheduled backup: {next}.",
             time(report.slot),
             report.running.as_deref().unwrap_or("?")
         ))?,
-        _ => {}
+        TickOutcome::Ran => {}
     }
     if let Some(m) = &report.backup {
         out.say(format!(
