@@ -280,9 +280,9 @@ pub fn configure(
         || s.backup_retention_period_in_days < old.backup_retention_period_in_days && !first_time;
     let target: Option<Box<dyn Target>> = if needs_target {
         match s.target()? {
-            TargetSpec::Local(dir) if req.verify_target => {
-                Some(Box::new(target::local::LocalTarget::open_or_create(&dir)?))
-            }
+            TargetSpec::Local(dir) if req.verify_target => Some(target::faulty::wrap(Box::new(
+                target::local::LocalTarget::open_or_create(&dir)?,
+            ))),
             spec => Some(target::open(&spec, Some(&loaded.credentials()))?),
         }
     } else {

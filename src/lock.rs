@@ -1,4 +1,4 @@
-//! Exclusive runs (SPEC §3.6, §4): at most one backup (or prune) at a time per target.
+//! Exclusive runs (docs/SCHEDULING.md): at most one backup (or prune) at a time per target.
 //!
 //! Two locks are taken, in this order, and held for the whole run:
 //! - the **local lock**: an OS file lock (fs4) on the `X.lock` file beside the settings
@@ -294,8 +294,13 @@ fn acquire_target(
     let host = host_name();
     let mut unreadable = 0;
     for _ in 0..8 {
-        if target.create_new(TARGET_LOCK, bytes)? {
-            return Ok(());
+        match target.create_new(TARGET_LOCK, bytes) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => {
+                remove_torn(target, bytes);
+                return Err(e.into());
+            }
         }
         let existing = match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
             Ok(b) => b,
@@ -344,6 +349,24 @@ fn acquire_target(
     ))
 }
 
+/// After a failed [`Target::create_new`] of the lock: the target may hold part of what this
+/// process was writing (a write torn by the failure, which the target could not clean up), or
+/// all of it (the reply was lost). That is removed, so that it does not stand in the next
+/// run's way; but only when it holds at least this process's pid (a shorter start could be
+/// another process's lock being written right now, which is left alone).
+fn remove_torn(target: &dyn Target, bytes: &[u8]) {
+    let pid = format!("\"pid\": {},", std::process::id());
+    let Some(at) = bytes.windows(pid.len()).position(|w| w == pid.as_bytes()) else {
+        return;
+    };
+    match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        Ok(found) if found.len() >= at + pid.len() && bytes.starts_with(&found) => {
+            let _ = target.remove_file(TARGET_LOCK);
+        }
+        _ => {}
+    }
+}
+
 impl<'t> RunLock<'t> {
     /// What this lock says.
     pub fn info(&self) -> &LockInfo {
@@ -358,7 +381,9 @@ impl<'t> RunLock<'t> {
     /// Rewrites the expiry of the target lock (now + the lease), in place. Returns why not
     /// when the lock was lost (taken over by another run after it expired) or cannot be written.
     pub fn refresh(&mut self) -> std::result::Result<(), String> {
-        refresh_in_place(self.target, &self.info, &self.bytes)
+        refresh_in_place(self.target, &self.info, &self.bytes).map_err(|e| match e {
+            RefreshError::Lost(why) | RefreshError::Failed(why) => why,
+        })
     }
 
     /// Refreshes the target lock from a thread of its own, every third of the lease (at most
@@ -386,10 +411,18 @@ impl<'t> RunLock<'t> {
                     return;
                 }
             };
+            let lease = lease().to_std().unwrap_or_default();
+            let mut refreshed = std::time::Instant::now();
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                if let Err(why) = refresh_in_place(target.as_ref(), &info, &bytes) {
-                    *lost.lock().expect("lock flag") = Some(why);
-                    return;
+                match refresh_in_place(target.as_ref(), &info, &bytes) {
+                    Ok(()) => refreshed = std::time::Instant::now(),
+                    // A refresh the target failed (a dropped connection) is tried again at the
+                    // next turn; the lock is given up only when it could expire before that.
+                    Err(RefreshError::Failed(_)) if refreshed.elapsed() + every < lease => {}
+                    Err(RefreshError::Lost(why) | RefreshError::Failed(why)) => {
+                        *lost.lock().expect("lock flag") = Some(why);
+                        return;
+                    }
                 }
             }
         });
@@ -444,7 +477,7 @@ impl<'t> RunLock<'t> {
         }
         let t = self.target;
         let mine = self.bytes.lock().expect("lock bytes").clone();
-        let result = match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        let remove = || match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
             Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
                 Ok(()) | Err(TargetError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
@@ -452,6 +485,16 @@ impl<'t> RunLock<'t> {
             Ok(_) | Err(TargetError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         };
+        // A lock left behind blocks other hosts until it expires: one failed call (a dropped
+        // connection, a busy server) is worth two more tries.
+        let mut result = remove();
+        for pause in [200, 1000] {
+            if result.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(pause));
+            result = remove();
+        }
         if let Some(f) = self.local.take() {
             unlock_local(&f);
         }
@@ -510,10 +553,41 @@ impl Observer for Keeper<'_> {
     }
 }
 
-/// Whether two lock files say the same (trailing whitespace aside: a target that cannot cut a
-/// file pads a rewritten lock with spaces).
-fn same_lock(a: &[u8], b: &[u8]) -> bool {
-    a.trim_ascii_end() == b.trim_ascii_end()
+/// Whether the lock file `found` is this run's lock `mine`, whatever its expiry says (and
+/// trailing whitespace aside: a target that cannot cut a file pads a rewritten lock with
+/// spaces). Every version of a lock has the same length and differs from the others only
+/// inside the expiry's value, so a refresh whose reply was lost (the new expiry is on the
+/// target) or that a failure tore (part new, part old) is still this run's; a lock of any
+/// other run differs outside it (host, pid, start time, backup id).
+fn same_lock(found: &[u8], mine: &[u8]) -> bool {
+    let (found, mine) = (found.trim_ascii_end(), mine.trim_ascii_end());
+    if found == mine {
+        return true;
+    }
+    let key = b"\"expiry\": \"";
+    let Some(start) = mine
+        .windows(key.len())
+        .position(|w| w == key)
+        .map(|p| p + key.len())
+    else {
+        return false;
+    };
+    let Some(end) = mine[start..]
+        .iter()
+        .position(|&b| b == b'"')
+        .map(|n| start + n)
+    else {
+        return false;
+    };
+    found.len() == mine.len() && found[..start] == mine[..start] && found[end..] == mine[end..]
+}
+
+/// Why a refresh did not happen.
+enum RefreshError {
+    /// The lock is no longer this run's (taken over by another run, or removed).
+    Lost(String),
+    /// The target failed; it may answer the next time.
+    Failed(String),
 }
 
 /// Rewrites the lock `info` with a new expiry, in place, after checking the target still holds
@@ -522,7 +596,7 @@ fn refresh_in_place(
     t: &dyn Target,
     info: &LockInfo,
     current: &Mutex<Vec<u8>>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), RefreshError> {
     let now = crate::clock::now().unwrap_or_else(|_| Utc::now());
     let mut next = info.clone();
     next.expiry = expiry_from(now);
@@ -530,32 +604,39 @@ fn refresh_in_place(
     // Held across the read and the rewrite, so that `check_held` never sees the new bytes on
     // the target while `current` still holds the old ones.
     let mut mine = current.lock().expect("lock bytes");
-    match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
-        Ok(b) if same_lock(&b, &mine) => {}
+    let on_target = match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        Ok(b) if same_lock(&b, &mine) => b,
         Ok(b) => {
             let other = serde_json::from_slice::<LockInfo>(&b)
                 .map(|i| i.describe())
                 .unwrap_or_else(|_| "unreadable".into());
-            return Err(format!(
+            return Err(RefreshError::Lost(format!(
                 "the lock on the target was taken over by another run ({other}); this run no longer holds it"
-            ));
+            )));
         }
         Err(TargetError::NotFound { .. }) => {
-            return Err(
+            return Err(RefreshError::Lost(
                 "the lock file on the target was removed; this run no longer holds it".into(),
-            )
+            ))
         }
-        Err(e) => return Err(format!("cannot refresh the lock on the target: {e}")),
-    }
-    if bytes == *mine {
+        Err(e) => {
+            return Err(RefreshError::Failed(format!(
+                "cannot refresh the lock on the target: {e}"
+            )))
+        }
+    };
+    if bytes == *mine && on_target.trim_ascii_end() == mine.trim_ascii_end() {
         return Ok(());
     }
+    // Also rewrites a lock whose last refresh failed half-way (torn, or its reply lost).
     match t.overwrite(TARGET_LOCK, &bytes) {
         Ok(()) => {
             *mine = bytes;
             Ok(())
         }
-        Err(e) => Err(format!("cannot refresh the lock on the target: {e}")),
+        Err(e) => Err(RefreshError::Failed(format!(
+            "cannot refresh the lock on the target: {e}"
+        ))),
     }
 }
 
@@ -602,6 +683,57 @@ mod tests {
         assert_eq!(std::fs::read(&local).unwrap(), b"");
         assert!(warns.is_empty(), "{warns:?}");
         acquire(&local, &t, backup_op("d"), now, &mut |_| {}).unwrap();
+    }
+
+    #[test]
+    fn a_torn_lock_of_this_process_is_removed_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LocalTarget::open(dir.path()).unwrap();
+        t.mkdir_all(ROOT).unwrap();
+        let bytes = LockInfo::new(&backup_op("a"), Utc::now()).to_bytes();
+        let needle = format!("\"pid\": {},", std::process::id());
+        let past_pid = String::from_utf8_lossy(&bytes).find(&needle).unwrap() + needle.len();
+        // Up to our pid: ours. Shorter: maybe another process's lock being written.
+        for (torn, removed) in [
+            (&bytes[..past_pid], true),
+            (&bytes[..], true),
+            (&bytes[..past_pid - 1], false),
+        ] {
+            t.create_new(TARGET_LOCK, torn).unwrap();
+            remove_torn(&t, &bytes);
+            assert_eq!(t.stat(TARGET_LOCK).unwrap().is_none(), removed);
+            let _ = t.remove_file(TARGET_LOCK);
+        }
+        let mut other = LockInfo::new(&backup_op("a"), Utc::now());
+        other.pid += 1;
+        t.create_new(TARGET_LOCK, &other.to_bytes()).unwrap();
+        remove_torn(&t, &bytes);
+        assert!(t.stat(TARGET_LOCK).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_refresh_torn_or_whose_reply_was_lost_is_still_this_runs_lock() {
+        let now = at("2026-01-01T00:00:00Z");
+        let old = LockInfo::new(&backup_op("a"), now);
+        let mut new = old.clone();
+        new.expiry = now + Duration::minutes(47);
+        let (o, n) = (old.to_bytes(), new.to_bytes());
+        assert_eq!(o.len(), n.len());
+        for cut in 0..=o.len() {
+            let mut torn = n[..cut].to_vec();
+            torn.extend_from_slice(&o[cut..]);
+            assert!(same_lock(&torn, &o), "cut at {cut}");
+        }
+        let mut padded = o.clone();
+        padded.extend_from_slice(b"   ");
+        assert!(same_lock(&padded, &o));
+        let mut other = old.clone();
+        other.pid += 1;
+        assert!(!same_lock(&other.to_bytes(), &o));
+        let mut other = old.clone();
+        other.start_time = now + Duration::seconds(1);
+        assert!(!same_lock(&other.to_bytes(), &o));
+        assert!(!same_lock(&o[..o.len() - 3], &o));
     }
 
     #[test]

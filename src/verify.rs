@@ -173,10 +173,15 @@ fn verify_file(
         )));
     }
     let mut on_read = |n: u64| progress(&role.role_name, n);
-    let mut reader = HashingReader::with_progress(target.open(&path)?, &mut on_read);
-    let data_err = |e: io::Error| match Error::from_data_io(file.to_string(), e) {
-        Error::VerificationFailed(msg) => fail(msg),
-        other => other,
+    // A read the target failed is the target's failure (exit 4), not local I/O (exit 1).
+    let (source, kept) = crate::restore::KeepError::new(target.open(&path)?);
+    let mut reader = HashingReader::with_progress(source, &mut on_read);
+    let target_first = |e: Error| crate::restore::target_first(target, &path, &kept, e);
+    let data_err = |e: io::Error| {
+        target_first(match Error::from_data_io(file.to_string(), e) {
+            Error::VerificationFailed(msg) => fail(msg),
+            other => other,
+        })
     };
     let mut entries = None;
     match identity {
@@ -193,13 +198,14 @@ fn verify_file(
         }
         Some(identity) => {
             let mut dec = Decryptor::new(&mut reader, identity).map_err(data_err)?;
-            let stats = crate::archive::unpack(&mut dec, None, &Default::default()).map_err(
-                |e| match e {
-                    Error::VerificationFailed(msg) => fail(msg),
-                    Error::UnsafeEntry(msg) => fail(msg),
-                    other => other,
-                },
-            )?;
+            let stats =
+                crate::archive::unpack(&mut dec, None, &Default::default()).map_err(|e| {
+                    target_first(match e {
+                        Error::VerificationFailed(msg) => fail(msg),
+                        Error::UnsafeEntry(msg) => fail(msg),
+                        other => other,
+                    })
+                })?;
             // Authenticate everything after the tar end marker too, up to the last chunk.
             io::copy(&mut dec, &mut io::sink()).map_err(data_err)?;
             check_file_count(role, &stats)?;

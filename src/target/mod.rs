@@ -9,6 +9,7 @@
 //! - [`Target::create_new`] creates a small file only if the name is free (used for locks).
 //! - Errors are [`TargetError`]s whose message says what the operator should check.
 
+pub mod faulty;
 pub mod local;
 #[cfg(feature = "smb")]
 pub mod smb;
@@ -285,8 +286,17 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Opens the target a settings path names. Local targets ignore the credentials.
+/// Opens the target a settings path names. Local targets ignore the credentials. In the fault
+/// suite (`AZS_BACKUP_TEST_FAULT`, tests only) the target is wrapped in a
+/// [`faulty::FaultyTarget`]; otherwise it is returned as it is.
 pub fn open(
+    spec: &TargetSpec,
+    credentials: Option<&Credentials>,
+) -> Result<Box<dyn Target>, TargetError> {
+    open_real(spec, credentials).map(faulty::wrap)
+}
+
+fn open_real(
     spec: &TargetSpec,
     credentials: Option<&Credentials>,
 ) -> Result<Box<dyn Target>, TargetError> {
