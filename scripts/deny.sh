@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every cargo-deny check (deny.toml), including advisories against the RustSec advisory
+# database. The database is a git repository on GitHub, so run this where GitHub is reachable
+# (CI cannot reach it and runs only `cargo deny check licenses bans sources`, see .ci/run).
+#
+#   bash scripts/deny.sh                # all checks
+#   bash scripts/deny.sh advisories     # only the named checks
+#
+# Installs the pinned cargo-deny from crates.io when that version is not already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_DENY_VERSION=0.20.2 # keep in step with .ci/run
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+    cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+fi
+cargo deny --locked check "$@"
