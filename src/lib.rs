@@ -1,9 +1,19 @@
 //! azs-backup: Azure Stack Hub style infrastructure backups for ordinary servers.
 //!
 //! The library holds all behaviour; the `azs-backup` binary only parses arguments, calls in
-//! here and renders results. Modules are named after the domain (README.md and docs/):
-//! [`settings`], [`state`], [`certificate`], [`crypto`] (the envelope format), [`archive`],
-//! [`target`], [`backup`], [`restore`], [`verify`], [`manifest`], [`clock`].
+//! here and renders results. Dependencies run one way (a test keeps the module graph acyclic):
+//! leaf helpers ← domain ← operations ← the binary's `cli`.
+//!
+//! Leaf helpers: [`clock`] (the time, `AZS_BACKUP_NOW`), [`host`] (host name, machine id),
+//! [`private_file`] (0600 atomic files), [`testhook`] (test-only fault points), [`observer`]
+//! (progress callbacks), [`error`].
+//! Domain: [`settings`] and [`state`] (docs/SETTINGS.md), [`certificate`], [`crypto`] (the
+//! encrypted file, docs/FORMAT.md), [`archive`] (tar + zstd, confined unpacking), [`manifest`]
+//! (the layout on the target and its validation), [`target`] (local folder and SMB share),
+//! [`azurestack`] (Azure Stack Hub's own snapshots, docs/AZURESTACK.md).
+//! Operations: [`backup`], [`verify`], [`restore`], [`retention`] (prune), [`lock`] (one run at a
+//! time), [`schedule`] (tick), [`configure`], [`status`]. docs/THREAT-MODEL.md and
+//! docs/RELIABILITY.md say what each guarantees.
 
 pub mod archive;
 pub mod azurestack;

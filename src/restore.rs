@@ -6,58 +6,11 @@
 use crate::crypto::{Decryptor, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Status};
-use crate::target::{Target, TargetError};
-use crate::verify::{check_identity, HashingReader};
+use crate::target::Target;
+use crate::verify::{check_identity, target_first, HashingReader, KeepError};
 use sha2::Digest;
-use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-
-/// A reader of the target that keeps the first error the target gave, so that a read that
-/// failed on the target (a dropped connection, a share gone) is reported as the target's
-/// failure (exit 4), not as local I/O or a damaged archive, after the decrypt and unpack
-/// chain has turned it into its own error.
-pub(crate) struct KeepError<R> {
-    inner: R,
-    error: Rc<RefCell<Option<io::Error>>>,
-}
-
-impl<R> KeepError<R> {
-    pub(crate) fn new(inner: R) -> (Self, Rc<RefCell<Option<io::Error>>>) {
-        let error = Rc::new(RefCell::new(None));
-        (
-            KeepError {
-                inner,
-                error: error.clone(),
-            },
-            error,
-        )
-    }
-}
-
-impl<R: Read> Read for KeepError<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| {
-            let copy = io::Error::new(e.kind(), e.to_string());
-            self.error.borrow_mut().get_or_insert(e);
-            copy
-        })
-    }
-}
-
-/// `e`, unless the target's reader failed first: then that failure, as a [`TargetError`].
-pub(crate) fn target_first(
-    target: &dyn Target,
-    path: &str,
-    kept: &RefCell<Option<io::Error>>,
-    e: Error,
-) -> Error {
-    match kept.borrow_mut().take() {
-        Some(io) => Error::Target(TargetError::from_io(&target.display(), "read", path, io)),
-        None => e,
-    }
-}
 
 /// What to restore.
 pub struct RestoreRequest<'a> {

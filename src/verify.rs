@@ -5,9 +5,11 @@
 use crate::crypto::{Decryptor, Header, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, Status};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 /// Reader that hashes and counts what passes through, and reports the count (every MiB and
 /// at the end) to an optional progress callback.
@@ -51,6 +53,51 @@ impl<R: Read> Read for HashingReader<'_, R> {
             }
         }
         Ok(n)
+    }
+}
+
+/// A reader of the target that keeps the first error the target gave, so that a read that
+/// failed on the target (a dropped connection, a share gone) is reported as the target's
+/// failure (exit 4), not as local I/O or a damaged archive, after the decrypt and unpack
+/// chain has turned it into its own error.
+pub(crate) struct KeepError<R> {
+    inner: R,
+    error: Rc<RefCell<Option<io::Error>>>,
+}
+
+impl<R> KeepError<R> {
+    pub(crate) fn new(inner: R) -> (Self, Rc<RefCell<Option<io::Error>>>) {
+        let error = Rc::new(RefCell::new(None));
+        (
+            KeepError {
+                inner,
+                error: error.clone(),
+            },
+            error,
+        )
+    }
+}
+
+impl<R: Read> Read for KeepError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let copy = io::Error::new(e.kind(), e.to_string());
+            self.error.borrow_mut().get_or_insert(e);
+            copy
+        })
+    }
+}
+
+/// `e`, unless the target's reader failed first: then that failure, as a [`TargetError`].
+pub(crate) fn target_first(
+    target: &dyn Target,
+    path: &str,
+    kept: &RefCell<Option<io::Error>>,
+    e: Error,
+) -> Error {
+    match kept.borrow_mut().take() {
+        Some(io) => Error::Target(TargetError::from_io(&target.display(), "read", path, io)),
+        None => e,
     }
 }
 
@@ -174,9 +221,9 @@ fn verify_file(
     }
     let mut on_read = |n: u64| progress(&role.role_name, n);
     // A read the target failed is the target's failure (exit 4), not local I/O (exit 1).
-    let (source, kept) = crate::restore::KeepError::new(target.open(&path)?);
+    let (source, kept) = KeepError::new(target.open(&path)?);
     let mut reader = HashingReader::with_progress(source, &mut on_read);
-    let target_first = |e: Error| crate::restore::target_first(target, &path, &kept, e);
+    let target_first = |e: Error| target_first(target, &path, &kept, e);
     let data_err = |e: io::Error| {
         target_first(match Error::from_data_io(file.to_string(), e) {
             Error::VerificationFailed(msg) => fail(msg),
