@@ -499,17 +499,8 @@ pub fn unprotect(
     // Pass 2: decrypt into a temporary zip inside a staging folder in the destination.
     std::fs::create_dir_all(dest)
         .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
-    let mut staging = tempfile::Builder::new();
-    staging.prefix(".azs-unprotect.");
     // 0700: nobody else can look into a restore in progress.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        staging.permissions(std::fs::Permissions::from_mode(0o700));
-    }
-    let staging = staging
-        .tempdir_in(dest)
-        .map_err(|e| Error::io(format!("creating a folder in {}", dest.display()), e))?;
+    let staging = crate::private_file::private_tempdir_in(dest, ".azs-unprotect.", "")?;
     let mut zip_file = tempfile::tempfile_in(staging.path())
         .map_err(|e| Error::io(format!("creating a file in {}", dest.display()), e))?;
     file.seek(SeekFrom::Start(header.len()))

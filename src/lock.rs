@@ -182,7 +182,7 @@ pub fn pid_alive(pid: u32) -> Option<bool> {
 
 /// The live lock on the target, if any (for `prune --dry-run`, which takes no lock).
 pub fn peek(target: &dyn Target, now: DateTime<Utc>) -> Result<Option<LockInfo>> {
-    match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+    match read_lock(target) {
         Ok(bytes) => Ok(serde_json::from_slice::<LockInfo>(&bytes)
             .ok()
             .filter(|i| stale_reason(i, now, &host_name()).is_none())),
@@ -302,7 +302,7 @@ fn acquire_target(
                 return Err(e.into());
             }
         }
-        let existing = match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        let existing = match read_lock(target) {
             Ok(b) => b,
             Err(TargetError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -359,7 +359,7 @@ fn remove_torn(target: &dyn Target, bytes: &[u8]) {
     let Some(at) = bytes.windows(pid.len()).position(|w| w == pid.as_bytes()) else {
         return;
     };
-    match target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+    match read_lock(target) {
         Ok(found) if found.len() >= at + pid.len() && bytes.starts_with(&found) => {
             let _ = target.remove_file(TARGET_LOCK);
         }
@@ -437,7 +437,7 @@ impl<'t> RunLock<'t> {
             return Err(Error::Locked(format!("this run lost its lock: {why}")));
         }
         let mine = self.bytes.lock().expect("lock bytes");
-        match self.target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        match read_lock(self.target) {
             Ok(b) if same_lock(&b, &mine) => Ok(()),
             Ok(b) => Err(Error::Locked(format!(
                 "this run lost its lock: it was taken over by another run ({})",
@@ -477,7 +477,7 @@ impl<'t> RunLock<'t> {
         }
         let t = self.target;
         let mine = self.bytes.lock().expect("lock bytes").clone();
-        let remove = || match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+        let remove = || match read_lock(t) {
             Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
                 Ok(()) | Err(TargetError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
@@ -553,6 +553,11 @@ impl Observer for Keeper<'_> {
     }
 }
 
+/// The lock file on the target (at most [`MAX_LOCK_BYTES`] of it: it may have been planted).
+fn read_lock(target: &dyn Target) -> std::result::Result<Vec<u8>, TargetError> {
+    target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES)
+}
+
 /// Whether the lock file `found` is this run's lock `mine`, whatever its expiry says (and
 /// trailing whitespace aside: a target that cannot cut a file pads a rewritten lock with
 /// spaces). Every version of a lock has the same length and differs from the others only
@@ -604,7 +609,7 @@ fn refresh_in_place(
     // Held across the read and the rewrite, so that `check_held` never sees the new bytes on
     // the target while `current` still holds the old ones.
     let mut mine = current.lock().expect("lock bytes");
-    let on_target = match t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES) {
+    let on_target = match read_lock(t) {
         Ok(b) if same_lock(&b, &mine) => b,
         Ok(b) => {
             let other = serde_json::from_slice::<LockInfo>(&b)
@@ -770,8 +775,7 @@ mod tests {
         )
         .unwrap();
         held.refresh().unwrap();
-        let on_target: LockInfo =
-            serde_json::from_slice(&t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES).unwrap()).unwrap();
+        let on_target: LockInfo = serde_json::from_slice(&read_lock(&t).unwrap()).unwrap();
         assert!(on_target.expiry > start + Duration::minutes(LEASE_MINUTES));
         assert_eq!(on_target.start_time, start);
         // Someone else replaces it: the next refresh reports the loss and leaves theirs.
@@ -785,6 +789,6 @@ mod tests {
             "{err}"
         );
         held.release().unwrap();
-        assert!(t.read_limited(TARGET_LOCK, MAX_LOCK_BYTES).unwrap() == theirs.to_bytes());
+        assert!(read_lock(&t).unwrap() == theirs.to_bytes());
     }
 }

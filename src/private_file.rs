@@ -9,6 +9,21 @@ use std::path::Path;
 const TMP_PREFIX: &str = ".azs-backup.";
 const TMP_SUFFIX: &str = ".tmp";
 
+/// A temporary directory `PREFIX*SUFFIX` in `dir` that only its owner can enter (0700): for a
+/// restore in progress, whose contents are not yet authenticated and may be private.
+pub fn private_tempdir_in(dir: &Path, prefix: &str, suffix: &str) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder
+        .tempdir_in(dir)
+        .map_err(|e| Error::io(format!("creating a folder in {}", dir.display()), e))
+}
+
 /// True for the name of a temporary file of [`write_atomic`] (left behind only by a crash).
 pub fn is_leftover(name: &str) -> bool {
     name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)

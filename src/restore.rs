@@ -110,18 +110,12 @@ pub fn restore(
                 final_dir.display()
             )));
         }
-        let prefix = format!(".{}.", role.role_name);
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".partial");
         // 0700: nobody else can look into a restore in progress (or left by a crash).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let tmp = builder
-            .tempdir_in(req.to)
-            .map_err(|e| Error::io(format!("creating a folder in {}", req.to.display()), e))?;
+        let tmp = crate::private_file::private_tempdir_in(
+            req.to,
+            &format!(".{}.", role.role_name),
+            ".partial",
+        )?;
         let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
         let mut on_read = |n: u64| progress(&role.role_name, n);
         let (source, kept) = KeepError::new(req.target.open(&path)?);

@@ -10,16 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 /// The binary, as `common::bin` sets it up, as a plain `std::process::Command`.
 fn command(w: Option<&World>, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_azs-backup"));
-    for v in [
-        "AZS_BACKUP_CONFIG",
-        "AZS_BACKUP_PASSWORD",
-        "AZS_BACKUP_NOW",
-        "AZS_BACKUP_KEY_PASSWORD",
-        "AZS_BACKUP_PFX_PASSWORD",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = common::std_bin();
     if let Some(w) = w {
         c.arg("--config").arg(w.config()).current_dir(w.dir.path());
     }

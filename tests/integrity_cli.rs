@@ -250,8 +250,7 @@ fn second_config(w: &World) -> PathBuf {
 
 /// Starts a slow backup (every read of file data sleeps) in the background.
 fn slow_backup(w: &World, lease_secs: &str, sleep_ms: u32) -> std::process::Child {
-    let bin = assert_cmd::cargo::cargo_bin("azs-backup");
-    std::process::Command::new(bin)
+    common::std_bin()
         .arg("--config")
         .arg(w.config())
         .args(["start-backup", "--json"])
@@ -260,7 +259,6 @@ fn slow_backup(w: &World, lease_secs: &str, sleep_ms: u32) -> std::process::Chil
             "AZS_BACKUP_TEST_HOOK",
             format!("pack.read=sleep:{sleep_ms}"),
         )
-        .env_remove("AZS_BACKUP_NOW")
         .current_dir(w.path(""))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -4,16 +4,28 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+/// The variables the binary reads that a test must not inherit from its environment.
+pub const CLEARED_ENV: [&str; 5] = [
+    "AZS_BACKUP_CONFIG",
+    "AZS_BACKUP_PASSWORD",
+    "AZS_BACKUP_NOW",
+    "AZS_BACKUP_KEY_PASSWORD",
+    "AZS_BACKUP_PFX_PASSWORD",
+];
+
 /// The binary under test, with a clean environment for the variables it reads.
 pub fn bin() -> Command {
     let mut c = Command::cargo_bin("azs-backup").expect("binary built");
-    for v in [
-        "AZS_BACKUP_CONFIG",
-        "AZS_BACKUP_PASSWORD",
-        "AZS_BACKUP_NOW",
-        "AZS_BACKUP_KEY_PASSWORD",
-        "AZS_BACKUP_PFX_PASSWORD",
-    ] {
+    for v in CLEARED_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// [`bin`] as a plain `std::process::Command`, for tests that spawn it and hold its pipes.
+pub fn std_bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_azs-backup"));
+    for v in CLEARED_ENV {
         c.env_remove(v);
     }
     c
