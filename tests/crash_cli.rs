@@ -24,7 +24,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HOOK: &str = "AZS_BACKUP_TEST_HOOK";
 const LEASE: &str = "AZS_BACKUP_TEST_LEASE_SECONDS";
@@ -567,18 +567,21 @@ fn backup_killed_while_saving_the_state() {
 #[test]
 fn backups_killed_at_seeded_moments() {
     let w = world();
-    // Each run stalls 250 ms at the start of each source, so that its length is dominated by
-    // those stalls and not by how busy the machine is.
-    let slow = [("AZS_BACKUP_TEST_HOOK", "backup.source-start=sleep:250")];
-    let t = Instant::now();
+    // Each run stalls 250 ms at the start of each of its two sources and 250 ms before its
+    // manifest, so it cannot end within 750 ms of its start however fast the machine is: a
+    // kill at a seeded moment inside that window always lands in a live run, wherever the
+    // stalls leave the work (reading, packing, uploading, committing).
+    let slow = [(
+        "AZS_BACKUP_TEST_HOOK",
+        "backup.source-start=sleep:250,backup.before-manifest=sleep:250",
+    )];
+    let floor = Duration::from_millis(750);
     let out = run_in(&w, &["start-backup"], &slow, "");
     assert_eq!(code(&out), 0, "start-backup: {}", stderr(&out));
-    let full = t.elapsed();
     let mut rng = Rng(0xC0FFEE);
     let mut kills = 0;
     for i in 0..6 {
-        // Anywhere from the start to a little past the typical end of a run.
-        let delay = full.mul_f64(rng.unit() * 1.1);
+        let delay = floor.mul_f64(rng.unit());
         let mut child = spawn(&w, &["start-backup"], &slow, "");
         std::thread::sleep(delay);
         let killed = child.try_wait().unwrap().is_none();
@@ -595,7 +598,7 @@ fn backups_killed_at_seeded_moments() {
             &format!("start-backup #{i} killed after {delay:?} (killed: {killed})"),
         );
     }
-    assert!(kills >= 3, "only {kills} of 6 runs were killed");
+    assert_eq!(kills, 6, "a run ended before its stalls were over");
     let out = run(&w, &["start-backup"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let p = prune_now(&w);
@@ -867,19 +870,20 @@ fn restore_with_force_killed_before_replacing_a_source() {
 fn restores_killed_at_seeded_moments() {
     let w = world();
     let id = backup(&w);
-    // Each restored file stalls 15 ms, so that kills land all through the restore.
-    let slow = [(HOOK, "unpack.file-written=sleep:15")];
-    let t = Instant::now();
+    // Each of the 10 restored files stalls 30 ms, so a restore cannot end within 300 ms of
+    // its start however fast the machine is, and kills at moments inside that window land
+    // all through it.
+    let slow = [(HOOK, "unpack.file-written=sleep:30")];
+    let floor = Duration::from_millis(300);
     let r = restore(&w, &id, "first", false, &slow);
     assert_eq!(code(&r), 0, "{}", stderr(&r));
-    let full = t.elapsed();
     let key = pem().display().to_string();
     let mut rng = Rng(0xDEC0DE);
     let mut kills = 0;
     let mut open_to_others = Vec::new();
     for i in 0..6 {
         let to = w.path(&format!("out{i}")).display().to_string();
-        let delay = full.mul_f64(rng.unit() * 1.1);
+        let delay = floor.mul_f64(rng.unit());
         let mut child = spawn(&w, &["restore", &id, "--key", &key, "--to", &to], &slow, "");
         std::thread::sleep(delay);
         let killed = child.try_wait().unwrap().is_none();
@@ -901,7 +905,7 @@ fn restores_killed_at_seeded_moments() {
         assert_eq!(code(&r), 0, "{ctx}: restore --force: {}", stderr(&r));
         assert_restored(&w, Path::new(&to), &ctx);
     }
-    assert!(kills >= 3, "only {kills} of 6 restores were killed");
+    assert_eq!(kills, 6, "a restore ended before its stalls were over");
     assert_private(
         &Left {
             partial: Vec::new(),
