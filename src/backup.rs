@@ -7,7 +7,7 @@ use crate::crypto::{Encryptor, Recipient};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, RoleStatus, Status, ARCHIVE_SUFFIX, MANIFEST};
 use crate::settings::Source;
-use crate::target::{Target, TargetError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -18,7 +18,7 @@ pub use crate::observer::{Observer, Quiet};
 
 /// What a run needs.
 pub struct BackupRequest<'a> {
-    pub target: &'a dyn Target,
+    pub target: &'a dyn Store,
     pub sources: &'a [Source],
     pub recipient: &'a Recipient,
     pub now: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
         observer.source_started(&source.name, total);
         let role = match backup_source(req, &dir, source, observer) {
             Ok(role) => role,
-            Err(SourceFailure::Target(e)) => return Err(e.into()),
+            Err(SourceFailure::Store(e)) => return Err(e.into()),
             Err(SourceFailure::Source(message)) => RoleStatus {
                 role_name: source.name.clone(),
                 status: Status::Failed,
@@ -104,7 +104,7 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
     let json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
     let mut up = req.target.create(&format!("{dir}/{MANIFEST}"))?;
     up.write_all(&json)
-        .map_err(|e| TargetError::from_io(&req.target.display(), "write", MANIFEST, e))?;
+        .map_err(|e| StoreError::from_io(&req.target.display(), "write", MANIFEST, e))?;
     up.commit()?;
     crate::testhook::point("backup.manifest-committed");
     Ok(m)
@@ -112,14 +112,14 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
 
 enum SourceFailure {
     /// The target failed: the whole run stops.
-    Target(TargetError),
+    Store(StoreError),
     /// This source could not be read: the run goes on with the others.
     Source(String),
 }
 
 /// Hashes and counts what goes to the target, and keeps the target's own write error.
 struct Sink<'a> {
-    inner: Box<dyn crate::target::Upload + 'a>,
+    inner: Box<dyn crate::store::Upload + 'a>,
     hash: Sha256,
     written: u64,
     error: Rc<RefCell<Option<io::Error>>>,
@@ -221,7 +221,7 @@ fn backup_source(
             )))
         }
     }
-    let upload = target.create(&path).map_err(SourceFailure::Target)?;
+    let upload = target.create(&path).map_err(SourceFailure::Store)?;
     let error = Rc::new(RefCell::new(None));
     let progress = Rc::new(RefCell::new((0u64, 0u64)));
     let sink = Sink {
@@ -233,9 +233,9 @@ fn backup_source(
     };
     let target_failure = |e: Option<io::Error>| -> Option<SourceFailure> {
         e.map(|e| {
-            SourceFailure::Target(diagnose(
+            SourceFailure::Store(diagnose(
                 target,
-                TargetError::from_io(&tname, "write", &path, e),
+                StoreError::from_io(&tname, "write", &path, e),
             ))
         })
     };
@@ -290,7 +290,7 @@ fn backup_source(
         ..
     } = sink;
     crate::testhook::point("backup.archive-written");
-    let stored = inner.commit().map_err(SourceFailure::Target)?;
+    let stored = inner.commit().map_err(SourceFailure::Store)?;
     crate::testhook::point("backup.archive-committed");
     debug_assert_eq!(stored, written);
     let sha256 = hex::encode(hash.finalize());
@@ -325,20 +325,15 @@ fn backup_source(
 /// size and SHA-256 that were written. A mismatch fails the source (the bad file is removed);
 /// a target that cannot be read fails the run.
 fn read_back(
-    target: &dyn Target,
+    target: &dyn Store,
     path: &str,
     written: u64,
     sha256: &str,
 ) -> std::result::Result<(), SourceFailure> {
     let mut reader =
-        crate::verify::HashingReader::new(target.open(path).map_err(SourceFailure::Target)?);
+        crate::verify::HashingReader::new(target.open(path).map_err(SourceFailure::Store)?);
     io::copy(&mut reader, &mut io::sink()).map_err(|e| {
-        SourceFailure::Target(TargetError::from_io(
-            &target.display(),
-            "read back",
-            path,
-            e,
-        ))
+        SourceFailure::Store(StoreError::from_io(&target.display(), "read back", path, e))
     })?;
     let digest = hex::encode(reader.hash.finalize_reset());
     if reader.bytes != written || digest != sha256 {
@@ -354,12 +349,12 @@ fn read_back(
 /// A write error that does not say what is wrong (e.g. EIO from a dropped connection) is
 /// explained by probing the target: when the probe finds it unreachable, denied or full, that
 /// is the error reported.
-fn diagnose(target: &dyn Target, e: TargetError) -> TargetError {
-    if let TargetError::Io { .. } = e {
+fn diagnose(target: &dyn Store, e: StoreError) -> StoreError {
+    if let StoreError::Io { .. } = e {
         match target.stat("") {
             Err(probe) if probe.is_target_unavailable() => return probe,
             Ok(None) => {
-                return TargetError::NotFound {
+                return StoreError::NotFound {
                     target: target.display(),
                     what: "the target folder".into(),
                     detail: format!(" (it vanished during the backup; {e})"),
@@ -426,8 +421,7 @@ pub fn start(
 ) -> Result<Manifest> {
     let now = crate::clock::now()?;
     let recipient = loaded.recipient()?;
-    let target = match crate::target::open(&loaded.settings.target()?, Some(&loaded.credentials()))
-    {
+    let target = match crate::store::open(&loaded.settings.target()?, Some(&loaded.credentials())) {
         Ok(t) => t,
         Err(e) => {
             // `status` must show that this attempt failed, not the run before it.
@@ -469,7 +463,7 @@ pub fn start(
 /// as the run makes progress) and records it in the state (under the state lock).
 pub fn run_locked(
     loaded: &crate::settings::Loaded,
-    target: &dyn Target,
+    target: &dyn Store,
     recipient: &Recipient,
     lock: &mut crate::lock::RunLock<'_>,
     trigger: crate::state::Trigger,
@@ -480,7 +474,7 @@ pub fn run_locked(
     let spec = loaded.settings.target()?;
     let credentials = loaded.credentials();
     lock.keep_alive(Box::new(move || {
-        crate::target::open(&spec, Some(&credentials))
+        crate::store::open(&spec, Some(&credentials))
     }));
     let guard = || lock.check_held();
     let result = run(
@@ -516,10 +510,10 @@ pub fn run_locked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::local::LocalTarget;
+    use crate::store::local::LocalStore;
 
-    fn vague() -> TargetError {
-        TargetError::Io {
+    fn vague() -> StoreError {
+        StoreError::Io {
             target: "t".into(),
             op: "write",
             path: "f".into(),
@@ -532,18 +526,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("share");
         std::fs::create_dir(&root).unwrap();
-        let t = LocalTarget::open(&root).unwrap();
+        let t = LocalStore::open(&root).unwrap();
         // The target answers: the error stays as it was.
-        assert!(matches!(diagnose(&t, vague()), TargetError::Io { .. }));
+        assert!(matches!(diagnose(&t, vague()), StoreError::Io { .. }));
         // The target is gone: the probe's error says so.
         std::fs::remove_dir(&root).unwrap();
         let e = diagnose(&t, vague());
         assert!(e.is_target_unavailable(), "{e}");
         // A specific error is never replaced.
-        let full = TargetError::Full {
+        let full = StoreError::Full {
             target: "t".into(),
             detail: String::new(),
         };
-        assert!(matches!(diagnose(&t, full), TargetError::Full { .. }));
+        assert!(matches!(diagnose(&t, full), StoreError::Full { .. }));
     }
 }

@@ -12,7 +12,7 @@ use crate::settings::{
     RETENTION_DEFAULT, SETTINGS_VERSION,
 };
 use crate::state::State;
-use crate::target::{self, Target, TargetSpec};
+use crate::store::{self, Store, TargetSpec};
 use chrono::{DateTime, Duration, Utc};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -278,12 +278,12 @@ pub fn configure(
 
     let needs_target = req.verify_target
         || s.backup_retention_period_in_days < old.backup_retention_period_in_days && !first_time;
-    let target: Option<Box<dyn Target>> = if needs_target {
+    let target: Option<Box<dyn Store>> = if needs_target {
         match s.target()? {
-            TargetSpec::Local(dir) if req.verify_target => Some(target::faulty::wrap(Box::new(
-                target::local::LocalTarget::open_or_create(&dir)?,
+            TargetSpec::Local(dir) if req.verify_target => Some(store::faulty::wrap(Box::new(
+                store::local::LocalStore::open_or_create(&dir)?,
             ))),
-            spec => Some(target::open(&spec, Some(&loaded.credentials()))?),
+            spec => Some(store::open(&spec, Some(&loaded.credentials()))?),
         }
     } else {
         None
@@ -356,7 +356,7 @@ pub fn configure(
 }
 
 /// Writes, reads back and deletes a probe file under `MASBackup/`.
-pub fn probe(t: &dyn Target, now: DateTime<Utc>) -> Result<()> {
+pub fn probe(t: &dyn Store, now: DateTime<Utc>) -> Result<()> {
     t.mkdir_all(manifest::ROOT)?;
     let name = format!(
         "{}/.probe-{}-{}",
@@ -367,13 +367,13 @@ pub fn probe(t: &dyn Target, now: DateTime<Utc>) -> Result<()> {
     let data = format!("azs-backup write probe {now}\n");
     let mut up = t.create(&name)?;
     std::io::Write::write_all(&mut up, data.as_bytes())
-        .map_err(|e| crate::target::TargetError::from_io(&t.display(), "write", &name, e))?;
+        .map_err(|e| crate::store::StoreError::from_io(&t.display(), "write", &name, e))?;
     up.commit()?;
     crate::testhook::point("configure.probe-written");
     let back = t.read_all(&name);
     let removed = t.remove_file(&name);
     if back? != data.as_bytes() {
-        return Err(Error::Target(crate::target::TargetError::ShortWrite {
+        return Err(Error::Store(crate::store::StoreError::ShortWrite {
             target: t.display(),
             path: name,
             written: data.len() as u64,

@@ -3,8 +3,8 @@
 use crate::certificate::CertError;
 use crate::clock::ClockError;
 use crate::crypto::{CryptoError, LegacyKeyError};
-use crate::target::spec::SpecError;
-use crate::target::TargetError;
+use crate::store::spec::SpecError;
+use crate::store::StoreError;
 use std::path::PathBuf;
 
 /// Everything that can go wrong, grouped by what the operator has to do about it.
@@ -31,7 +31,7 @@ pub enum Error {
     #[error(transparent)]
     Clock(#[from] ClockError),
     #[error(transparent)]
-    Target(#[from] TargetError),
+    Store(#[from] StoreError),
     /// Another backup holds the lock.
     #[error("another backup is running: {0}")]
     Locked(String),

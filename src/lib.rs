@@ -9,7 +9,7 @@
 //! (progress callbacks), [`error`].
 //! Domain: [`settings`] and [`state`] (docs/SETTINGS.md), [`certificate`], [`crypto`] (the
 //! encrypted file, docs/FORMAT.md), [`archive`] (tar + zstd, confined unpacking), [`manifest`]
-//! (the layout on the target and its validation), [`target`] (local folder and SMB share),
+//! (the layout on the target and its validation), [`store`] (local folder and SMB share),
 //! [`azurestack`] (Azure Stack Hub's own snapshots, docs/AZURESTACK.md).
 //! Operations: [`backup`], [`verify`], [`restore`], [`retention`] (prune), [`lock`] (one run at a
 //! time), [`schedule`] (tick), [`configure`], [`status`]. docs/THREAT-MODEL.md and
@@ -34,7 +34,7 @@ pub mod schedule;
 pub mod settings;
 pub mod state;
 pub mod status;
-pub mod target;
+pub mod store;
 pub mod testhook;
 pub mod verify;
 

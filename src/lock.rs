@@ -6,7 +6,7 @@
 //!   ends, however it ends, so it can never be stale. While held, the file holds the
 //!   [`LockInfo`] of the run, so that a second process can name it.
 //! - the **target lock**: `MASBackup/.lock` on the target, created with
-//!   [`Target::create_new`] (so exactly one of two contenders gets it), holding the same
+//!   [`Store::create_new`] (so exactly one of two contenders gets it), holding the same
 //!   [`LockInfo`] as JSON:
 //!
 //! ```json
@@ -35,7 +35,7 @@ use crate::host::{host_name, machine_id};
 use crate::manifest::{RoleStatus, ROOT};
 use crate::observer::Observer;
 use crate::state::Trigger;
-use crate::target::{Target, TargetError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
@@ -181,19 +181,19 @@ pub fn pid_alive(pid: u32) -> Option<bool> {
 }
 
 /// The live lock on the target, if any (for `prune --dry-run`, which takes no lock).
-pub fn peek(target: &dyn Target, now: DateTime<Utc>) -> Result<Option<LockInfo>> {
+pub fn peek(target: &dyn Store, now: DateTime<Utc>) -> Result<Option<LockInfo>> {
     match read_lock(target) {
         Ok(bytes) => Ok(serde_json::from_slice::<LockInfo>(&bytes)
             .ok()
             .filter(|i| stale_reason(i, now, &host_name()).is_none())),
-        Err(TargetError::NotFound { .. }) => Ok(None),
+        Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
 /// A held run lock (local and on the target). Released by [`RunLock::release`], or when dropped.
 pub struct RunLock<'t> {
-    target: &'t dyn Target,
+    target: &'t dyn Store,
     local: Option<File>,
     local_path: PathBuf,
     info: LockInfo,
@@ -211,7 +211,7 @@ pub struct RunLock<'t> {
 /// stale target lock, telling `warn`.
 pub fn acquire<'t>(
     local_path: &Path,
-    target: &'t dyn Target,
+    target: &'t dyn Store,
     op: Operation,
     now: DateTime<Utc>,
     warn: &mut dyn FnMut(&str),
@@ -286,7 +286,7 @@ fn unlock_local(file: &File) {
 }
 
 fn acquire_target(
-    target: &dyn Target,
+    target: &dyn Store,
     bytes: &[u8],
     now: DateTime<Utc>,
     warn: &mut dyn FnMut(&str),
@@ -304,7 +304,7 @@ fn acquire_target(
         }
         let existing = match read_lock(target) {
             Ok(b) => b,
-            Err(TargetError::NotFound { .. }) => continue,
+            Err(StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
         let info = serde_json::from_slice::<LockInfo>(&existing).ok();
@@ -329,7 +329,7 @@ fn acquire_target(
         let aside = format!("{ROOT}/{STALE_PREFIX}{}", uuid::Uuid::new_v4().simple());
         match target.rename(TARGET_LOCK, &aside) {
             Ok(()) => {}
-            Err(TargetError::NotFound { .. }) => continue,
+            Err(StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
         if target.read_limited(&aside, MAX_LOCK_BYTES).ok().as_deref() != Some(existing.as_slice())
@@ -349,12 +349,12 @@ fn acquire_target(
     ))
 }
 
-/// After a failed [`Target::create_new`] of the lock: the target may hold part of what this
+/// After a failed [`Store::create_new`] of the lock: the target may hold part of what this
 /// process was writing (a write torn by the failure, which the target could not clean up), or
 /// all of it (the reply was lost). That is removed, so that it does not stand in the next
 /// run's way; but only when it holds at least this process's pid (a shorter start could be
 /// another process's lock being written right now, which is left alone).
-fn remove_torn(target: &dyn Target, bytes: &[u8]) {
+fn remove_torn(target: &dyn Store, bytes: &[u8]) {
     let pid = format!("\"pid\": {},", std::process::id());
     let Some(at) = bytes.windows(pid.len()).position(|w| w == pid.as_bytes()) else {
         return;
@@ -393,7 +393,7 @@ impl<'t> RunLock<'t> {
     /// stops and [`RunLock::check_held`] fails from then on.
     pub fn keep_alive(
         &mut self,
-        open: Box<dyn FnOnce() -> std::result::Result<Box<dyn Target>, TargetError> + Send>,
+        open: Box<dyn FnOnce() -> std::result::Result<Box<dyn Store>, StoreError> + Send>,
     ) {
         let every = REFRESH_EVERY
             .min((lease() / 3).to_std().unwrap_or(REFRESH_EVERY))
@@ -445,7 +445,7 @@ impl<'t> RunLock<'t> {
                     .map(|i| i.describe())
                     .unwrap_or_else(|_| "unreadable".into())
             ))),
-            Err(TargetError::NotFound { .. }) => Err(Error::Locked(
+            Err(StoreError::NotFound { .. }) => Err(Error::Locked(
                 "this run lost its lock: the lock file on the target was removed".into(),
             )),
             Err(e) => Err(e.into()),
@@ -466,7 +466,7 @@ impl<'t> RunLock<'t> {
         self.release_inner().map_err(Error::from)
     }
 
-    fn release_inner(&mut self) -> std::result::Result<(), TargetError> {
+    fn release_inner(&mut self) -> std::result::Result<(), StoreError> {
         if self.released {
             return Ok(());
         }
@@ -479,10 +479,10 @@ impl<'t> RunLock<'t> {
         let mine = self.bytes.lock().expect("lock bytes").clone();
         let remove = || match read_lock(t) {
             Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
-                Ok(()) | Err(TargetError::NotFound { .. }) => Ok(()),
+                Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             },
-            Ok(_) | Err(TargetError::NotFound { .. }) => Ok(()),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         };
         // A lock left behind blocks other hosts until it expires: one failed call (a dropped
@@ -554,7 +554,7 @@ impl Observer for Keeper<'_> {
 }
 
 /// The lock file on the target (at most [`MAX_LOCK_BYTES`] of it: it may have been planted).
-fn read_lock(target: &dyn Target) -> std::result::Result<Vec<u8>, TargetError> {
+fn read_lock(target: &dyn Store) -> std::result::Result<Vec<u8>, StoreError> {
     target.read_limited(TARGET_LOCK, MAX_LOCK_BYTES)
 }
 
@@ -598,7 +598,7 @@ enum RefreshError {
 /// Rewrites the lock `info` with a new expiry, in place, after checking the target still holds
 /// what `current` says this process wrote last (then updates `current`).
 fn refresh_in_place(
-    t: &dyn Target,
+    t: &dyn Store,
     info: &LockInfo,
     current: &Mutex<Vec<u8>>,
 ) -> std::result::Result<(), RefreshError> {
@@ -619,7 +619,7 @@ fn refresh_in_place(
                 "the lock on the target was taken over by another run ({other}); this run no longer holds it"
             )));
         }
-        Err(TargetError::NotFound { .. }) => {
+        Err(StoreError::NotFound { .. }) => {
             return Err(RefreshError::Lost(
                 "the lock file on the target was removed; this run no longer holds it".into(),
             ))
@@ -648,7 +648,7 @@ fn refresh_in_place(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::local::LocalTarget;
+    use crate::store::local::LocalStore;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn second_acquire_is_refused_and_release_frees() {
         let dir = tempfile::tempdir().unwrap();
-        let t = LocalTarget::open(dir.path()).unwrap();
+        let t = LocalStore::open(dir.path()).unwrap();
         let now = at("2026-01-01T00:00:00Z");
         let local = dir.path().join("s.lock");
         let mut warns = Vec::new();
@@ -693,7 +693,7 @@ mod tests {
     #[test]
     fn a_torn_lock_of_this_process_is_removed_and_no_other() {
         let dir = tempfile::tempdir().unwrap();
-        let t = LocalTarget::open(dir.path()).unwrap();
+        let t = LocalStore::open(dir.path()).unwrap();
         t.mkdir_all(ROOT).unwrap();
         let bytes = LockInfo::new(&backup_op("a"), Utc::now()).to_bytes();
         let needle = format!("\"pid\": {},", std::process::id());
@@ -764,7 +764,7 @@ mod tests {
     #[test]
     fn refresh_moves_the_expiry_and_detects_takeover() {
         let dir = tempfile::tempdir().unwrap();
-        let t = LocalTarget::open(dir.path()).unwrap();
+        let t = LocalStore::open(dir.path()).unwrap();
         let start = Utc::now() - Duration::minutes(20);
         let mut held = acquire(
             &dir.path().join("s.lock"),

@@ -8,7 +8,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::target::{Target, TargetError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -142,14 +142,14 @@ pub enum Found {
 }
 
 /// Reads and validates the manifest of one backup (see [`parse`]).
-pub fn read(target: &dyn Target, id: &str) -> Result<Manifest> {
+pub fn read(target: &dyn Store, id: &str) -> Result<Manifest> {
     if !is_backup_id(id) {
         return Err(Error::BackupNotFound(id.to_string()));
     }
     let path = format!("{}/{MANIFEST}", backup_dir(id));
     let bytes = match target.read_limited(&path, MAX_MANIFEST_BYTES) {
         Ok(b) => b,
-        Err(TargetError::NotFound { .. }) => return Err(Error::BackupNotFound(id.to_string())),
+        Err(StoreError::NotFound { .. }) => return Err(Error::BackupNotFound(id.to_string())),
         Err(e) => return Err(e.into()),
     };
     parse(&bytes, id).map_err(|e| match e {
@@ -161,10 +161,10 @@ pub fn read(target: &dyn Target, id: &str) -> Result<Manifest> {
 }
 
 /// Everything under `MASBackup/`, backups newest first, then incomplete folders.
-pub fn scan(target: &dyn Target) -> Result<Vec<Found>> {
+pub fn scan(target: &dyn Store) -> Result<Vec<Found>> {
     let entries = match target.list(ROOT) {
         Ok(e) => e,
-        Err(TargetError::NotFound { .. }) if target.stat(ROOT)?.is_none() => return Ok(vec![]),
+        Err(StoreError::NotFound { .. }) if target.stat(ROOT)?.is_none() => return Ok(vec![]),
         Err(e) => return Err(e.into()),
     };
     let mut backups = Vec::new();
@@ -204,7 +204,7 @@ pub fn scan(target: &dyn Target) -> Result<Vec<Found>> {
 }
 
 /// Complete backups, newest first.
-pub fn list(target: &dyn Target) -> Result<Vec<Manifest>> {
+pub fn list(target: &dyn Store) -> Result<Vec<Manifest>> {
     Ok(scan(target)?
         .into_iter()
         .filter_map(|f| match f {

@@ -6,7 +6,7 @@
 use crate::crypto::{Decryptor, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Status};
-use crate::target::Target;
+use crate::store::Store;
 use crate::verify::{check_identity, target_first, HashingReader, KeepError};
 use sha2::Digest;
 use std::io;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// What to restore.
 pub struct RestoreRequest<'a> {
-    pub target: &'a dyn Target,
+    pub target: &'a dyn Store,
     pub backup_id: &'a str,
     pub identity: &'a Identity,
     pub to: &'a Path,

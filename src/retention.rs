@@ -19,7 +19,7 @@
 use crate::error::Result;
 use crate::lock::STALE_PREFIX;
 use crate::manifest::{self, Found, Manifest, Status, MANIFEST, ROOT};
-use crate::target::{Target, TargetError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -145,7 +145,7 @@ pub struct PruneReport {
     pub failed: Vec<PruneFailure>,
     /// The first deletion error, for the exit code.
     #[serde(skip)]
-    pub first_error: Option<TargetError>,
+    pub first_error: Option<StoreError>,
 }
 
 /// The deletions prune would make now.
@@ -165,7 +165,7 @@ pub struct Plan {
 /// it was listed under: a manifest only ever decides about its own folder, because
 /// [`manifest::parse`] refuses one whose `backupId` is not its folder's name.
 pub fn plan(
-    target: &dyn Target,
+    target: &dyn Store,
     now: DateTime<Utc>,
     retention_days: u32,
     running: Option<&str>,
@@ -298,7 +298,7 @@ pub fn plan(
     for dir in dirs {
         let entries = match target.list(&dir) {
             Ok(e) => e,
-            Err(TargetError::NotFound { .. }) => continue,
+            Err(StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
         for e in entries.into_iter().filter(|e| !e.is_dir) {
@@ -353,9 +353,9 @@ fn age_of(t: std::time::SystemTime) -> Duration {
 
 /// The newest modification time of a folder and the entries directly in it.
 fn last_written(
-    target: &dyn Target,
+    target: &dyn Store,
     dir: &str,
-) -> std::result::Result<Option<std::time::SystemTime>, TargetError> {
+) -> std::result::Result<Option<std::time::SystemTime>, StoreError> {
     let mut newest = match target.stat(dir)? {
         Some(e) => e.modified,
         None => return Ok(None),
@@ -370,7 +370,7 @@ fn last_written(
 }
 
 /// Whether every archive a backup names is on the target with the size its manifest records.
-fn files_present(target: &dyn Target, m: &Manifest) -> std::result::Result<bool, TargetError> {
+fn files_present(target: &dyn Store, m: &Manifest) -> std::result::Result<bool, StoreError> {
     let dir = manifest::backup_dir(&m.backup_id);
     for r in m
         .role_status
@@ -402,7 +402,7 @@ fn backup_item(m: &Manifest, reason: String) -> PruneItem {
 /// Deletes one planned item: a backup's manifest first, then its folder. Refuses any path that
 /// is not `MASBackup/<guid>` (folders) or a plain file name inside `MASBackup/` or one of its
 /// GUID folders, whoever built the item.
-pub fn delete(target: &dyn Target, item: &PruneItem) -> std::result::Result<(), TargetError> {
+pub fn delete(target: &dyn Store, item: &PruneItem) -> std::result::Result<(), StoreError> {
     let parts: Vec<&str> = item.path.split('/').collect();
     let shape_ok = match item.kind {
         ItemKind::Backup | ItemKind::IncompleteRun => {
@@ -413,8 +413,8 @@ pub fn delete(target: &dyn Target, item: &PruneItem) -> std::result::Result<(), 
                 && (parts.len() == 2 || (parts.len() == 3 && manifest::is_backup_id(parts[1])))
         }
     };
-    if !shape_ok || crate::target::rel_components(&item.path).is_err() {
-        return Err(TargetError::Io {
+    if !shape_ok || crate::store::rel_components(&item.path).is_err() {
+        return Err(StoreError::Io {
             target: target.display(),
             op: "delete",
             path: item.path.clone(),
@@ -424,8 +424,8 @@ pub fn delete(target: &dyn Target, item: &PruneItem) -> std::result::Result<(), 
             ),
         });
     }
-    let gone = |r: std::result::Result<(), TargetError>| match r {
-        Err(TargetError::NotFound { .. }) => Ok(()),
+    let gone = |r: std::result::Result<(), StoreError>| match r {
+        Err(StoreError::NotFound { .. }) => Ok(()),
         other => other,
     };
     crate::testhook::point("prune.delete");
@@ -443,7 +443,7 @@ pub fn delete(target: &dyn Target, item: &PruneItem) -> std::result::Result<(), 
 /// Plans and (unless `dry_run`) deletes. A deletion that fails does not stop the others; it is
 /// listed in `failed` and its error kept in `first_error`.
 pub fn prune(
-    target: &dyn Target,
+    target: &dyn Store,
     now: DateTime<Utc>,
     retention_days: u32,
     dry_run: bool,
@@ -496,8 +496,8 @@ pub fn prune(
 mod tests {
     use super::*;
     use crate::manifest::{RoleStatus, MANIFEST_VERSION};
-    use crate::target::local::LocalTarget;
-    use crate::target::{Capacity, Entry, Upload};
+    use crate::store::local::LocalStore;
+    use crate::store::{Capacity, Entry, Upload};
     use std::cell::Cell;
     use std::io::Read;
 
@@ -531,7 +531,7 @@ mod tests {
         }
     }
 
-    fn put(t: &dyn Target, m: &Manifest) {
+    fn put(t: &dyn Store, m: &Manifest) {
         let dir = manifest::backup_dir(&m.backup_id);
         t.mkdir_all(&dir).unwrap();
         t.write_all(&format!("{dir}/a.tar.zst.enc"), b"x").unwrap();
@@ -569,14 +569,14 @@ mod tests {
 
     /// A target whose deletions start failing after `budget` of them: an interrupted prune.
     struct Flaky<'a> {
-        inner: &'a LocalTarget,
+        inner: &'a LocalStore,
         budget: Cell<usize>,
     }
 
     impl Flaky<'_> {
-        fn spend(&self) -> std::result::Result<(), TargetError> {
+        fn spend(&self) -> std::result::Result<(), StoreError> {
             if self.budget.get() == 0 {
-                return Err(TargetError::Unreachable {
+                return Err(StoreError::Unreachable {
                     target: "flaky".into(),
                     detail: " (connection lost)".into(),
                 });
@@ -586,43 +586,43 @@ mod tests {
         }
     }
 
-    impl Target for Flaky<'_> {
+    impl Store for Flaky<'_> {
         fn display(&self) -> String {
             self.inner.display()
         }
-        fn mkdir_all(&self, dir: &str) -> std::result::Result<(), TargetError> {
+        fn mkdir_all(&self, dir: &str) -> std::result::Result<(), StoreError> {
             self.inner.mkdir_all(dir)
         }
-        fn list(&self, dir: &str) -> std::result::Result<Vec<Entry>, TargetError> {
+        fn list(&self, dir: &str) -> std::result::Result<Vec<Entry>, StoreError> {
             self.inner.list(dir)
         }
-        fn stat(&self, path: &str) -> std::result::Result<Option<Entry>, TargetError> {
+        fn stat(&self, path: &str) -> std::result::Result<Option<Entry>, StoreError> {
             self.inner.stat(path)
         }
-        fn open(&self, path: &str) -> std::result::Result<Box<dyn Read + '_>, TargetError> {
+        fn open(&self, path: &str) -> std::result::Result<Box<dyn Read + '_>, StoreError> {
             self.inner.open(path)
         }
-        fn create(&self, path: &str) -> std::result::Result<Box<dyn Upload + '_>, TargetError> {
+        fn create(&self, path: &str) -> std::result::Result<Box<dyn Upload + '_>, StoreError> {
             self.inner.create(path)
         }
-        fn create_new(&self, path: &str, data: &[u8]) -> std::result::Result<bool, TargetError> {
+        fn create_new(&self, path: &str, data: &[u8]) -> std::result::Result<bool, StoreError> {
             self.inner.create_new(path, data)
         }
-        fn overwrite(&self, path: &str, data: &[u8]) -> std::result::Result<(), TargetError> {
+        fn overwrite(&self, path: &str, data: &[u8]) -> std::result::Result<(), StoreError> {
             self.inner.overwrite(path, data)
         }
-        fn remove_file(&self, path: &str) -> std::result::Result<(), TargetError> {
+        fn remove_file(&self, path: &str) -> std::result::Result<(), StoreError> {
             self.spend()?;
             self.inner.remove_file(path)
         }
-        fn remove_dir(&self, path: &str) -> std::result::Result<(), TargetError> {
+        fn remove_dir(&self, path: &str) -> std::result::Result<(), StoreError> {
             self.spend()?;
             self.inner.remove_dir(path)
         }
-        fn rename(&self, from: &str, to: &str) -> std::result::Result<(), TargetError> {
+        fn rename(&self, from: &str, to: &str) -> std::result::Result<(), StoreError> {
             self.inner.rename(from, to)
         }
-        fn capacity(&self) -> std::result::Result<Option<Capacity>, TargetError> {
+        fn capacity(&self) -> std::result::Result<Option<Capacity>, StoreError> {
             self.inner.capacity()
         }
     }
@@ -647,7 +647,7 @@ mod tests {
         // Every point at which the target can fail during the deletions.
         for budget in 0..16 {
             let dir = tempfile::tempdir().unwrap();
-            let local = LocalTarget::open(dir.path()).unwrap();
+            let local = LocalStore::open(dir.path()).unwrap();
             for (i, age) in [1i64, 9, 10, 11].iter().enumerate() {
                 put(
                     &local,
@@ -671,7 +671,7 @@ mod tests {
                 }
             }
             // A leftover written to within the lease is left alone (a run may still own it)...
-            let leftovers = |t: &LocalTarget| {
+            let leftovers = |t: &LocalStore| {
                 t.list(ROOT)
                     .unwrap()
                     .into_iter()

@@ -71,7 +71,7 @@ pub fn is_retry_due(state: &State, now: DateTime<Utc>) -> bool {
 pub fn is_transient(e: &Error) -> bool {
     matches!(
         e,
-        Error::Target(crate::target::TargetError::Unreachable { .. })
+        Error::Store(crate::store::StoreError::Unreachable { .. })
     )
 }
 
@@ -207,7 +207,7 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     let target = match loaded
         .settings
         .target()
-        .and_then(|spec| Ok(crate::target::open(&spec, Some(&loaded.credentials()))?))
+        .and_then(|spec| Ok(crate::store::open(&spec, Some(&loaded.credentials()))?))
     {
         Ok(t) => t,
         Err(e) => {

@@ -12,7 +12,7 @@
 use crate::certificate::Certificate;
 use crate::crypto::{LegacyKey, Recipient};
 use crate::error::{Error, Result};
-use crate::target::{Credentials, TargetSpec};
+use crate::store::{Credentials, TargetSpec};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::settings::{EncryptionMode, Loaded};
 use crate::state::State;
-use crate::target::{self, Capacity};
+use crate::store::{self, Capacity};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -117,7 +117,7 @@ pub fn status(loaded: &Loaded, now: DateTime<Utc>, offline: bool) -> Result<Stat
         match loaded
             .settings
             .target()
-            .and_then(|spec| Ok(target::open(&spec, Some(&loaded.credentials()))?))
+            .and_then(|spec| Ok(store::open(&spec, Some(&loaded.credentials()))?))
             .and_then(|t| Ok(t.capacity()?))
         {
             Ok(c) => capacity = c,

@@ -5,7 +5,7 @@
 use crate::crypto::{Decryptor, Header, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, Status};
-use crate::target::{Target, TargetError};
+use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::io::{self, Read};
@@ -88,15 +88,15 @@ impl<R: Read> Read for KeepError<R> {
     }
 }
 
-/// `e`, unless the target's reader failed first: then that failure, as a [`TargetError`].
+/// `e`, unless the target's reader failed first: then that failure, as a [`StoreError`].
 pub(crate) fn target_first(
-    target: &dyn Target,
+    target: &dyn Store,
     path: &str,
     kept: &RefCell<Option<io::Error>>,
     e: Error,
 ) -> Error {
     match kept.borrow_mut().take() {
-        Some(io) => Error::Target(TargetError::from_io(&target.display(), "read", path, io)),
+        Some(io) => Error::Store(StoreError::from_io(&target.display(), "read", path, io)),
         None => e,
     }
 }
@@ -154,7 +154,7 @@ pub fn check_file_count(
 
 /// Verifies backup `id`. Returns the report; `Err(VerificationFailed)` when anything is wrong.
 pub fn verify(
-    target: &dyn Target,
+    target: &dyn Store,
     id: &str,
     identity: Option<&Identity>,
     progress: &mut dyn FnMut(&str, u64),
@@ -201,7 +201,7 @@ pub fn verify(
 }
 
 fn verify_file(
-    target: &dyn Target,
+    target: &dyn Store,
     m: &Manifest,
     role: &manifest::RoleStatus,
     file: &str,

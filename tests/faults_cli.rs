@@ -3,7 +3,7 @@
 //! small run (two sources, five small files), and the same invariants are checked after every
 //! run.
 //!
-//! The faults come from `src/target/faulty.rs`, armed with `AZS_BACKUP_TEST_FAULT` (rules) and
+//! The faults come from `src/store/faulty.rs`, armed with `AZS_BACKUP_TEST_FAULT` (rules) and
 //! `AZS_BACKUP_TEST_FAULT_COUNT` (one line per target call). Each table first runs its command
 //! once with counting only, to learn which calls it makes, then fails (see [`Table::rows`]):
 //! - every call index of every operation with one kind (`reset`, a connection reset), except
@@ -684,7 +684,7 @@ impl Table {
     }
 }
 
-/// One target call, from the count file of `src/target/faulty.rs`.
+/// One target call, from the count file of `src/store/faulty.rs`.
 #[derive(Debug, Clone)]
 struct Call {
     op: String,

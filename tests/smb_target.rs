@@ -1,4 +1,4 @@
-//! Integration tests of `SmbTarget` against a throwaway Samba server:
+//! Integration tests of `SmbStore` against a throwaway Samba server:
 //!
 //! ```sh
 //! scripts/samba-server.sh start /tmp/azs-smb && . /tmp/azs-smb/env
@@ -15,9 +15,9 @@
 
 mod smb_common;
 
-use azs_backup::target::smb::{SmbTarget, TIMEOUT_ENV, WRITE_BATCH};
-use azs_backup::target::spec::UncPath;
-use azs_backup::target::{Credentials, Entry, Target, TargetError};
+use azs_backup::store::smb::{SmbStore, TIMEOUT_ENV, WRITE_BATCH};
+use azs_backup::store::spec::UncPath;
+use azs_backup::store::{Credentials, Entry, Store, StoreError};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -127,9 +127,9 @@ impl Env {
     }
 
     /// Connects to a fresh folder (not yet created) of the share.
-    fn fresh(&self, share: &str, test: &str) -> (SmbTarget, String) {
+    fn fresh(&self, share: &str, test: &str) -> (SmbStore, String) {
         let folder = format!("t-{test}-{}", uuid::Uuid::new_v4().simple());
-        let t = SmbTarget::connect(&self.unc(share, &[&folder]), Some(&self.creds()))
+        let t = SmbStore::connect(&self.unc(share, &[&folder]), Some(&self.creds()))
             .unwrap_or_else(|e| panic!("connect: {e}"));
         (t, folder)
     }
@@ -178,7 +178,7 @@ fn files_and_directories_round_trip() {
     assert!(!t.display().contains(&env.password));
     // The root folder does not exist yet; mkdir_all("") creates it.
     assert_eq!(t.stat("").unwrap(), None);
-    assert!(matches!(t.list(""), Err(TargetError::NotFound { .. })));
+    assert!(matches!(t.list(""), Err(StoreError::NotFound { .. })));
     t.mkdir_all("").unwrap();
     let root = t.stat("").unwrap().expect("root folder created");
     assert!(root.is_dir);
@@ -208,17 +208,17 @@ fn files_and_directories_round_trip() {
     // Listing errors name their cause, not "bad file descriptor".
     assert!(matches!(
         t.list("a/missing"),
-        Err(TargetError::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
     match t.list("a/b/f.txt") {
-        Err(TargetError::Io { source, .. }) => {
+        Err(StoreError::Io { source, .. }) => {
             assert_eq!(source.kind(), ErrorKind::NotADirectory)
         }
         other => panic!("list of a file: {other:?}"),
     }
     assert!(matches!(
         t.open("a/missing.txt"),
-        Err(TargetError::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
 
     // create_new: only once.
@@ -235,7 +235,7 @@ fn files_and_directories_round_trip() {
     assert_eq!(t.stat("a/b/f.txt").unwrap(), None);
     assert_eq!(t.read_all("a/g.txt").unwrap(), b"hello");
     match t.rename("a/g.txt", "a/lock") {
-        Err(TargetError::AlreadyExists { path, .. }) => assert_eq!(path, "a/lock"),
+        Err(StoreError::AlreadyExists { path, .. }) => assert_eq!(path, "a/lock"),
         other => panic!("rename onto an existing name: {other:?}"),
     }
     assert_eq!(t.read_all("a/lock").unwrap(), b"owner 1");
@@ -255,14 +255,14 @@ fn files_and_directories_round_trip() {
 
     // removal
     assert!(
-        matches!(t.remove_dir("a"), Err(TargetError::Io { .. })),
+        matches!(t.remove_dir("a"), Err(StoreError::Io { .. })),
         "not empty"
     );
     t.remove_file("a/lock").unwrap();
     assert_eq!(t.stat("a/lock").unwrap(), None);
     assert!(matches!(
         t.remove_file("a/lock"),
-        Err(TargetError::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
     t.remove_dir("a/c").unwrap();
     assert_eq!(t.stat("a/c").unwrap(), None);
@@ -335,13 +335,13 @@ fn dropped_or_refused_uploads_leave_no_temporary_file() {
     let mut up = t.create("exists").unwrap();
     up.write_all(b"new content").unwrap();
     match up.commit() {
-        Err(TargetError::AlreadyExists { path, .. }) => assert_eq!(path, "exists"),
+        Err(StoreError::AlreadyExists { path, .. }) => assert_eq!(path, "exists"),
         other => panic!("commit onto an existing name: {other:?}"),
     }
     let mut up = t.create("EXISTS").unwrap();
     up.write_all(b"other case").unwrap();
     assert!(
-        matches!(up.commit(), Err(TargetError::AlreadyExists { .. })),
+        matches!(up.commit(), Err(StoreError::AlreadyExists { .. })),
         "names are case-insensitive"
     );
     assert_eq!(t.read_all("exists").unwrap(), b"old");
@@ -409,7 +409,7 @@ fn names_round_trip() {
         "back\\slash",
     ] {
         match t.create(bad) {
-            Err(TargetError::Io { source, .. }) => {
+            Err(StoreError::Io { source, .. }) => {
                 assert_eq!(source.kind(), ErrorKind::InvalidInput, "{bad}")
             }
             Err(e) => panic!("{bad}: {e}"),
@@ -430,24 +430,24 @@ fn wrong_credentials_are_access_denied() {
         username: env.user.clone(),
         password: zeroize::Zeroizing::new(format!("{}x", env.password)),
     };
-    let e = SmbTarget::connect(&unc, Some(&wrong)).unwrap_err();
-    assert!(matches!(e, TargetError::AccessDenied { .. }), "{e:?}");
+    let e = SmbStore::connect(&unc, Some(&wrong)).unwrap_err();
+    assert!(matches!(e, StoreError::AccessDenied { .. }), "{e:?}");
     assert!(!e.to_string().contains(&env.password), "{e}");
     let unknown = Credentials {
         username: "no-such-user-azs".into(),
         password: zeroize::Zeroizing::new("whatever".into()),
     };
-    let e = SmbTarget::connect(&unc, Some(&unknown)).unwrap_err();
-    assert!(matches!(e, TargetError::AccessDenied { .. }), "{e:?}");
+    let e = SmbStore::connect(&unc, Some(&unknown)).unwrap_err();
+    assert!(matches!(e, StoreError::AccessDenied { .. }), "{e:?}");
     // No credentials: the server admits no guests.
-    let e = SmbTarget::connect(&unc, None).unwrap_err();
-    assert!(matches!(e, TargetError::AccessDenied { .. }), "{e:?}");
+    let e = SmbStore::connect(&unc, None).unwrap_err();
+    assert!(matches!(e, StoreError::AccessDenied { .. }), "{e:?}");
     // The right password with DOMAIN\user (the server's workgroup) works.
     let domain_user = Credentials {
         username: format!("AZSTEST\\{}", env.user),
         password: zeroize::Zeroizing::new(env.password.clone()),
     };
-    let t = SmbTarget::connect(&unc, Some(&domain_user)).unwrap();
+    let t = SmbStore::connect(&unc, Some(&domain_user)).unwrap();
     assert!(t.stat("").unwrap().unwrap().is_dir);
 }
 
@@ -456,18 +456,18 @@ fn missing_share_is_not_found() {
     let Some((_g, env)) = setup("missing_share_is_not_found") else {
         return;
     };
-    let e = SmbTarget::connect(&env.unc("no-such-share", &["x"]), Some(&env.creds())).unwrap_err();
+    let e = SmbStore::connect(&env.unc("no-such-share", &["x"]), Some(&env.creds())).unwrap_err();
     match &e {
-        TargetError::NotFound { what, .. } => assert!(what.contains("no-such-share"), "{e}"),
+        StoreError::NotFound { what, .. } => assert!(what.contains("no-such-share"), "{e}"),
         other => panic!("missing share: {other:?}"),
     }
     // A folder that is a file is not a usable root either.
     let (t, folder) = env.fresh(&env.share, "fileroot");
     t.mkdir_all("").unwrap();
     t.write_all("file", b"x").unwrap();
-    let e = SmbTarget::connect(&env.unc(&env.share, &[&folder, "file"]), Some(&env.creds()))
+    let e = SmbStore::connect(&env.unc(&env.share, &[&folder, "file"]), Some(&env.creds()))
         .unwrap_err();
-    assert!(matches!(e, TargetError::NotFound { .. }), "{e:?}");
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
     t.remove_tree("").unwrap();
 }
 
@@ -484,8 +484,8 @@ fn stopped_server_is_unreachable() {
     let mut unc = env.unc(&env.share, &[]);
     unc.host = "127.0.0.1".into();
     unc.port = Some(port);
-    let e = SmbTarget::connect(&unc, Some(&env.creds())).unwrap_err();
-    assert!(matches!(e, TargetError::Unreachable { .. }), "{e:?}");
+    let e = SmbStore::connect(&unc, Some(&env.creds())).unwrap_err();
+    assert!(matches!(e, StoreError::Unreachable { .. }), "{e:?}");
     assert!(e.is_target_unavailable());
 }
 
@@ -517,16 +517,16 @@ fn silent_server_times_out() {
     unc.port = Some(port);
     std::env::set_var(TIMEOUT_ENV, "2");
     let start = Instant::now();
-    let r = SmbTarget::connect(&unc, Some(&env.creds()));
+    let r = SmbStore::connect(&unc, Some(&env.creds()));
     let took = start.elapsed();
     std::env::set_var(TIMEOUT_ENV, "bogus");
-    let bad = SmbTarget::connect(&unc, Some(&env.creds()));
+    let bad = SmbStore::connect(&unc, Some(&env.creds()));
     std::env::remove_var(TIMEOUT_ENV);
     stop.store(true, Ordering::SeqCst);
     let accepted = holder.join().unwrap();
     assert!(accepted >= 1, "the client never connected");
     let e = r.unwrap_err();
-    assert!(matches!(e, TargetError::Unreachable { .. }), "{e:?}");
+    assert!(matches!(e, StoreError::Unreachable { .. }), "{e:?}");
     assert!(
         took >= Duration::from_millis(1500) && took < Duration::from_secs(10),
         "timed out after {took:?}, expected about 2 s"
@@ -574,13 +574,13 @@ fn full_share_is_full_and_partial_file_removed() {
                 up.write(b"more").unwrap_err().kind(),
                 ErrorKind::StorageFull
             );
-            let mapped = TargetError::from_io(&t.display(), "write", "too-big.bin", e);
-            assert!(matches!(mapped, TargetError::Full { .. }), "{mapped:?}");
+            let mapped = StoreError::from_io(&t.display(), "write", "too-big.bin", e);
+            assert!(matches!(mapped, StoreError::Full { .. }), "{mapped:?}");
             up.commit().unwrap_err()
         }
         Ok(()) => up.commit().unwrap_err(),
     };
-    assert!(matches!(err, TargetError::Full { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::Full { .. }), "{err:?}");
     assert!(err.is_target_unavailable());
     // The partial temporary file is gone, so the space is free again.
     assert!(t.list("").unwrap().is_empty(), "{:?}", t.list(""));
@@ -600,7 +600,7 @@ fn capacity_of_the_share() {
     let Some((_g, env)) = setup("capacity_of_the_share") else {
         return;
     };
-    let t = SmbTarget::connect(&env.unc(&env.share, &[]), Some(&env.creds())).unwrap();
+    let t = SmbStore::connect(&env.unc(&env.share, &[]), Some(&env.creds())).unwrap();
     let cap = t.capacity().unwrap().expect("capacity");
     assert!(cap.total > 0 && cap.available <= cap.total, "{cap:?}");
     if let Some(dir) = &env.dir {
@@ -650,13 +650,13 @@ fn server_killed_mid_upload_then_restarted() {
         .write_all(&pattern(WRITE_BATCH))
         .and_then(|_| up.flush())
         .unwrap_err();
-    let mapped = TargetError::from_io(&t.display(), "write", "interrupted.bin", e);
+    let mapped = StoreError::from_io(&t.display(), "write", "interrupted.bin", e);
     assert!(
-        matches!(mapped, TargetError::Unreachable { .. }),
+        matches!(mapped, StoreError::Unreachable { .. }),
         "{mapped:?}"
     );
     match t.stat("x") {
-        Err(TargetError::Unreachable { .. }) => {}
+        Err(StoreError::Unreachable { .. }) => {}
         other => panic!("stat with the server down: {other:?}"),
     }
 
@@ -738,7 +738,7 @@ fn stdout_child() {
         tiny_share: None,
         tiny_bytes: 0,
     };
-    let t = SmbTarget::connect(&env.unc(&env.share, &[]), Some(&env.creds())).unwrap();
+    let t = SmbStore::connect(&env.unc(&env.share, &[]), Some(&env.creds())).unwrap();
     t.list("").unwrap();
     println!("CHILD-CONNECTED");
 }

@@ -13,7 +13,7 @@ use azs_backup::certificate::{self, Certificate, PrivateKey};
 use azs_backup::crypto::{self, Decryptor, Encryptor, Header, Identity, LegacyKey, Recipient};
 use azs_backup::manifest::{self, Manifest};
 use azs_backup::settings::{Loaded, SettingsPaths};
-use azs_backup::target::spec::TargetSpec;
+use azs_backup::store::spec::TargetSpec;
 use base64::Engine;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -388,7 +388,7 @@ pub fn certificate(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// target_spec: the `path` setting (src/target/spec.rs).
+// target_spec: the `path` setting (src/store/spec.rs).
 
 /// The input (lossily as UTF-8) as a `path` setting. A share path must print as something that
 /// parses back to the same share.

@@ -9,8 +9,8 @@ use super::exit;
 use azs_backup::certificate::CertError;
 use azs_backup::clock::ClockError;
 use azs_backup::crypto::LegacyKeyError;
-use azs_backup::target::spec::SpecError;
-use azs_backup::target::TargetError;
+use azs_backup::store::spec::SpecError;
+use azs_backup::store::StoreError;
 use azs_backup::Error;
 use std::io::Write;
 
@@ -49,13 +49,7 @@ macro_rules! through_lib_error {
         }
     )*};
 }
-through_lib_error!(
-    TargetError,
-    CertError,
-    SpecError,
-    LegacyKeyError,
-    ClockError
-);
+through_lib_error!(StoreError, CertError, SpecError, LegacyKeyError, ClockError);
 
 impl CommandError {
     /// A usage error.
@@ -85,7 +79,7 @@ impl CommandError {
                 | Error::TargetPath(_)
                 | Error::Clock(_)
                 | Error::Source { .. } => (exit::SETTINGS, "settings"),
-                Error::Target(_) => (exit::TARGET, "target"),
+                Error::Store(_) => (exit::TARGET, "target"),
                 Error::Locked(_) => (exit::LOCKED, "locked"),
                 Error::PartialFailure { .. } => (exit::PARTIAL, "partialFailure"),
                 Error::VerificationFailed(_) | Error::UnsafeEntry(_) => {

@@ -7,7 +7,7 @@ use azs_backup::certificate::{self, PrivateKey};
 use azs_backup::crypto::{describe_id, Identity, LegacyKey};
 use azs_backup::manifest::{self, Manifest};
 use azs_backup::settings::Loaded;
-use azs_backup::target::Target;
+use azs_backup::store::Store;
 use azs_backup::Error;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
@@ -177,7 +177,7 @@ fn given_identity(args: &KeyArgs) -> Result<Option<Identity>, CommandError> {
 pub fn identity_for(
     key: &KeyArgs,
     loaded: Option<&Loaded>,
-    t: &dyn Target,
+    t: &dyn Store,
     id: &str,
 ) -> Result<Option<Identity>, CommandError> {
     if let Some(mut i) = given_identity(key)? {

@@ -6,7 +6,7 @@ use super::command_error::CommandError;
 use super::input;
 use super::out::Out;
 use azs_backup::settings::{self, Loaded, SettingsPaths};
-use azs_backup::target::{self, Credentials, Target, TargetSpec};
+use azs_backup::store::{self, Credentials, Store, TargetSpec};
 use azs_backup::Error;
 use clap::Args;
 use std::path::Path;
@@ -19,10 +19,10 @@ pub fn load(paths: &SettingsPaths, out: &Out) -> Result<Loaded, CommandError> {
 }
 
 /// Opens the settings' target (one `--verbose` step line).
-pub fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Target>, CommandError> {
+pub fn open_target(loaded: &Loaded, out: &Out) -> Result<Box<dyn Store>, CommandError> {
     let spec = loaded.settings.target()?;
     out.step(format!("opening target {}", loaded.settings.path));
-    Ok(target::open(&spec, Some(&loaded.credentials()))?)
+    Ok(store::open(&spec, Some(&loaded.credentials()))?)
 }
 
 /// Where to read backups from, for machines without settings (disaster recovery).
@@ -42,7 +42,7 @@ pub fn reading_target(
     config: Option<&Path>,
     from: &FromArgs,
     out: &Out,
-) -> Result<(Box<dyn Target>, Option<Loaded>), CommandError> {
+) -> Result<(Box<dyn Store>, Option<Loaded>), CommandError> {
     if let Some(path) = &from.from {
         let spec = TargetSpec::parse(path)?;
         let creds = match &spec {
@@ -70,7 +70,7 @@ pub fn reading_target(
             }
         };
         out.step(format!("opening target {path}"));
-        return Ok((target::open(&spec, creds.as_ref())?, None));
+        return Ok((store::open(&spec, creds.as_ref())?, None));
     }
     let paths = SettingsPaths::resolve(config)?;
     let loaded = load(&paths, out)?;

@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, a: PruneArgs) -> Result<i32, CommandError> {
         })
         .and_then(|()| print(&report, out));
     let verdict = match report.first_error.take() {
-        Some(e) => Err(Error::Target(e).into()),
+        Some(e) => Err(Error::Store(e).into()),
         None => Ok(()),
     };
     verdict_after(printed, verdict)

@@ -10,7 +10,7 @@ use azs_backup::crypto::describe_id;
 use azs_backup::manifest;
 use azs_backup::settings::Loaded;
 use azs_backup::status::JSON_SCHEMA_VERSION;
-use azs_backup::target;
+use azs_backup::store;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -94,7 +94,7 @@ pub fn run(ctx: &Context, a: RotateCertArgs) -> Result<i32, CommandError> {
 
 fn count_backups_for(loaded: &Loaded, recipient: &str) -> Option<usize> {
     let spec = loaded.settings.target().ok()?;
-    let t = target::open(&spec, Some(&loaded.credentials())).ok()?;
+    let t = store::open(&spec, Some(&loaded.credentials())).ok()?;
     let backups = manifest::list(t.as_ref()).ok()?;
     Some(
         backups

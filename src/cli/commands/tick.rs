@@ -28,7 +28,7 @@ pub fn run(ctx: &Context) -> Result<i32, CommandError> {
         Some(m) => backup::outcome(m),
         None => Ok(()),
     }
-    .and_then(|()| prune_error.map_or(Ok(()), |e| Err(Error::Target(e))));
+    .and_then(|()| prune_error.map_or(Ok(()), |e| Err(Error::Store(e))));
     verdict_after(printed, verdict.map_err(CommandError::from))
 }
 

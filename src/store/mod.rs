@@ -1,13 +1,15 @@
-//! Where backups go. A [`Target`] is a directory tree addressed with `/`-separated relative
-//! paths: a local directory ([`local::LocalTarget`]) or an SMB share (`smb::SmbTarget`, behind
+//! Where backups go. A [`Store`] is a directory tree addressed with `/`-separated relative
+//! paths: a local directory ([`local::LocalStore`]) or an SMB share (`smb::SmbStore`, behind
 //! the `smb` feature). Everything above this module is written against the trait only.
+//! Operators and messages say *target* (the setting, the exit code, the JSON); the code says
+//! *store*, so that the module does not share its name with cargo's `target/` build folder.
 //!
 //! Contract every implementation keeps:
-//! - [`Target::create`] returns an [`Upload`]; the data becomes visible under its name only when
+//! - [`Store::create`] returns an [`Upload`]; the data becomes visible under its name only when
 //!   [`Upload::commit`] succeeds (written under a unique temporary name, size checked, renamed).
 //!   Dropping an upload without committing removes the temporary file.
-//! - [`Target::create_new`] creates a small file only if the name is free (used for locks).
-//! - Errors are [`TargetError`]s whose message says what the operator should check.
+//! - [`Store::create_new`] creates a small file only if the name is free (used for locks).
+//! - Errors are [`StoreError`]s whose message says what the operator should check.
 
 pub mod faulty;
 pub mod local;
@@ -38,7 +40,7 @@ pub struct Capacity {
 
 /// Errors of a target. Each message names what to check.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub enum StoreError {
     #[error("access denied to {target}: check the username and password, and that this user may read and write the share{detail}")]
     AccessDenied { target: String, detail: String },
     #[error("{what} not found on {target}: check the share name and folder{detail}")]
@@ -70,16 +72,16 @@ pub enum TargetError {
     },
 }
 
-impl TargetError {
+impl StoreError {
     /// True for errors that mean the target as a whole cannot be used (unreachable, denied,
     /// missing share, full), as opposed to one file being wrong.
     pub fn is_target_unavailable(&self) -> bool {
         matches!(
             self,
-            TargetError::AccessDenied { .. }
-                | TargetError::NotFound { .. }
-                | TargetError::Unreachable { .. }
-                | TargetError::Full { .. }
+            StoreError::AccessDenied { .. }
+                | StoreError::NotFound { .. }
+                | StoreError::Unreachable { .. }
+                | StoreError::Full { .. }
         )
     }
 
@@ -87,7 +89,7 @@ impl TargetError {
     /// or for a session of this one that is gone but not yet timed out).
     pub fn is_busy(&self) -> bool {
         match self {
-            TargetError::Io { source, .. } => {
+            StoreError::Io { source, .. } => {
                 source.kind() == std::io::ErrorKind::ResourceBusy
                     || (cfg!(target_os = "linux") && source.raw_os_error() == Some(16))
             }
@@ -96,7 +98,7 @@ impl TargetError {
     }
 
     /// Maps an `io::Error` to the variant that says what to check.
-    pub fn from_io(target: &str, op: &'static str, path: &str, e: std::io::Error) -> TargetError {
+    pub fn from_io(target: &str, op: &'static str, path: &str, e: std::io::Error) -> StoreError {
         use std::io::ErrorKind as K;
         let detail = format!(" ({op} {path}: {e})");
         let target = target.to_string();
@@ -106,15 +108,15 @@ impl TargetError {
         if let Some(code) = e.raw_os_error() {
             const LOST_CONNECTION: [i32; 10] = [100, 101, 102, 103, 104, 107, 108, 110, 112, 113];
             if LOST_CONNECTION.contains(&code) {
-                return TargetError::Unreachable { target, detail };
+                return StoreError::Unreachable { target, detail };
             }
             if code == 28 || code == 122 {
-                return TargetError::Full { target, detail };
+                return StoreError::Full { target, detail };
             }
         }
         match e.kind() {
-            K::PermissionDenied => TargetError::AccessDenied { target, detail },
-            K::NotFound => TargetError::NotFound {
+            K::PermissionDenied => StoreError::AccessDenied { target, detail },
+            K::NotFound => StoreError::NotFound {
                 target,
                 what: path.to_string(),
                 detail,
@@ -127,13 +129,13 @@ impl TargetError {
             | K::HostUnreachable
             | K::NetworkUnreachable
             | K::NetworkDown
-            | K::BrokenPipe => TargetError::Unreachable { target, detail },
-            K::StorageFull | K::QuotaExceeded => TargetError::Full { target, detail },
-            K::AlreadyExists => TargetError::AlreadyExists {
+            | K::BrokenPipe => StoreError::Unreachable { target, detail },
+            K::StorageFull | K::QuotaExceeded => StoreError::Full { target, detail },
+            K::AlreadyExists => StoreError::AlreadyExists {
                 target,
                 path: path.to_string(),
             },
-            _ => TargetError::Io {
+            _ => StoreError::Io {
                 target,
                 op,
                 path: path.to_string(),
@@ -178,72 +180,72 @@ pub fn rel_components(rel: &str) -> std::io::Result<Vec<&str>> {
 pub trait Upload: Write {
     /// Flushes, checks the stored size against what was written and renames the temporary file
     /// to its final name. Returns the number of bytes stored.
-    fn commit(self: Box<Self>) -> Result<u64, TargetError>;
+    fn commit(self: Box<Self>) -> Result<u64, StoreError>;
 }
 
 /// A place backups are written to and read from. Paths are relative, `/`-separated.
-pub trait Target {
+pub trait Store {
     /// A human-readable name of the target (never contains a password).
     fn display(&self) -> String;
     /// Creates a directory and its parents; succeeds when it exists.
-    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError>;
+    fn mkdir_all(&self, dir: &str) -> Result<(), StoreError>;
     /// Entries of a directory (without `.` and `..`).
-    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError>;
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, StoreError>;
     /// The entry at `path`, or `None` when nothing is there.
-    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError>;
+    fn stat(&self, path: &str) -> Result<Option<Entry>, StoreError>;
     /// Opens a file for reading.
-    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError>;
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, StoreError>;
     /// Starts an atomic upload to `path` (replacing nothing: fails at commit if `path` exists).
-    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError>;
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, StoreError>;
     /// Creates `path` with `data` only if nothing exists there; `Ok(false)` when it exists.
-    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError>;
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, StoreError>;
     /// Rewrites an existing small file in place (no moment without the file, no rename): used
     /// to refresh a lock. `data` should not be shorter than what it replaces; it is written
     /// over the start of the file and the file is then cut to its length.
-    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError>;
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), StoreError>;
     /// Removes a file.
-    fn remove_file(&self, path: &str) -> Result<(), TargetError>;
+    fn remove_file(&self, path: &str) -> Result<(), StoreError>;
     /// Removes an empty directory.
-    fn remove_dir(&self, path: &str) -> Result<(), TargetError>;
+    fn remove_dir(&self, path: &str) -> Result<(), StoreError>;
     /// Renames a file or directory; `to` must not exist.
-    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError>;
+    fn rename(&self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Total and available space, when the target can tell.
-    fn capacity(&self) -> Result<Option<Capacity>, TargetError>;
+    fn capacity(&self) -> Result<Option<Capacity>, StoreError>;
 
     /// Reads a whole small file.
-    fn read_all(&self, path: &str) -> Result<Vec<u8>, TargetError> {
+    fn read_all(&self, path: &str) -> Result<Vec<u8>, StoreError> {
         let mut buf = Vec::new();
         self.open(path)?
             .read_to_end(&mut buf)
-            .map_err(|e| TargetError::from_io(&self.display(), "read", path, e))?;
+            .map_err(|e| StoreError::from_io(&self.display(), "read", path, e))?;
         Ok(buf)
     }
 
     /// Reads a small file, at most `limit + 1` bytes of it (so a caller can tell a file that is
     /// too large without reading all of it).
-    fn read_limited(&self, path: &str, limit: u64) -> Result<Vec<u8>, TargetError> {
+    fn read_limited(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
         let mut buf = Vec::new();
         self.open(path)?
             .take(limit.saturating_add(1))
             .read_to_end(&mut buf)
-            .map_err(|e| TargetError::from_io(&self.display(), "read", path, e))?;
+            .map_err(|e| StoreError::from_io(&self.display(), "read", path, e))?;
         Ok(buf)
     }
 
     /// Writes a whole small file atomically (replacing an existing one).
-    fn write_all(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+    fn write_all(&self, path: &str, data: &[u8]) -> Result<(), StoreError> {
         if self.stat(path)?.is_some() {
             self.remove_file(path)?;
         }
         let mut up = self.create(path)?;
         up.write_all(data)
-            .map_err(|e| TargetError::from_io(&self.display(), "write", path, e))?;
+            .map_err(|e| StoreError::from_io(&self.display(), "write", path, e))?;
         up.commit()?;
         Ok(())
     }
 
     /// Removes a directory and everything under it.
-    fn remove_tree(&self, dir: &str) -> Result<(), TargetError> {
+    fn remove_tree(&self, dir: &str) -> Result<(), StoreError> {
         for e in self.list(dir)? {
             let p = if dir.is_empty() {
                 e.name.clone()
@@ -288,26 +290,26 @@ impl std::fmt::Debug for Credentials {
 
 /// Opens the target a settings path names. Local targets ignore the credentials. In the fault
 /// suite (`AZS_BACKUP_TEST_FAULT`, tests only) the target is wrapped in a
-/// [`faulty::FaultyTarget`]; otherwise it is returned as it is.
+/// [`faulty::FaultyStore`]; otherwise it is returned as it is.
 pub fn open(
     spec: &TargetSpec,
     credentials: Option<&Credentials>,
-) -> Result<Box<dyn Target>, TargetError> {
+) -> Result<Box<dyn Store>, StoreError> {
     open_real(spec, credentials).map(faulty::wrap)
 }
 
 fn open_real(
     spec: &TargetSpec,
     credentials: Option<&Credentials>,
-) -> Result<Box<dyn Target>, TargetError> {
+) -> Result<Box<dyn Store>, StoreError> {
     match spec {
-        TargetSpec::Local(dir) => Ok(Box::new(local::LocalTarget::open(dir)?)),
+        TargetSpec::Local(dir) => Ok(Box::new(local::LocalStore::open(dir)?)),
         #[cfg(feature = "smb")]
-        TargetSpec::Smb(unc) => Ok(Box::new(smb::SmbTarget::connect(unc, credentials)?)),
+        TargetSpec::Smb(unc) => Ok(Box::new(smb::SmbStore::connect(unc, credentials)?)),
         #[cfg(not(feature = "smb"))]
         TargetSpec::Smb(unc) => {
             let _ = credentials;
-            Err(TargetError::Unreachable {
+            Err(StoreError::Unreachable {
                 target: unc.to_string(),
                 detail: " (this build has no SMB support: rebuild with the default `smb` feature, or mount the share and give its local path)".into(),
             })
@@ -324,15 +326,15 @@ mod tests {
         let io = |code| std::io::Error::from_raw_os_error(code);
         // ECONNREFUSED, ETIMEDOUT, ENETRESET (a server killed mid-write), EHOSTDOWN.
         for code in [111, 110, 102, 112] {
-            let e = TargetError::from_io("smb://h/s", "write", "f", io(code));
-            assert!(matches!(e, TargetError::Unreachable { .. }), "{code}: {e}");
+            let e = StoreError::from_io("smb://h/s", "write", "f", io(code));
+            assert!(matches!(e, StoreError::Unreachable { .. }), "{code}: {e}");
             assert!(e.is_target_unavailable());
         }
         for code in [28, 122] {
-            let e = TargetError::from_io("smb://h/s", "write", "f", io(code));
-            assert!(matches!(e, TargetError::Full { .. }), "{code}: {e}");
+            let e = StoreError::from_io("smb://h/s", "write", "f", io(code));
+            assert!(matches!(e, StoreError::Full { .. }), "{code}: {e}");
         }
-        let e = TargetError::from_io("t", "open", "f", io(13));
-        assert!(matches!(e, TargetError::AccessDenied { .. }), "{e}");
+        let e = StoreError::from_io("t", "open", "f", io(13));
+        assert!(matches!(e, StoreError::AccessDenied { .. }), "{e}");
     }
 }

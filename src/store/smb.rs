@@ -3,15 +3,15 @@
 //! What libsmbclient does, as measured with pavao 0.3 and Samba 4.17, and what this module does
 //! about it:
 //! - Every libsmbclient call in the process is serialised behind one lock inside pavao, and an
-//!   open `SmbFile` is not `Send`: an [`SmbTarget`] is used from one thread at a time per file.
+//!   open `SmbFile` is not `Send`: an [`SmbStore`] is used from one thread at a time per file.
 //! - `SmbFile::flush` does nothing and the file is closed in `Drop` with the error ignored: an
 //!   upload is closed, then `stat`ed, and its size compared with what was written
-//!   ([`TargetError::ShortWrite`]) before it is renamed into place.
+//!   ([`StoreError::ShortWrite`]) before it is renamed into place.
 //! - A rename onto an existing name deletes that name first (not atomic): uploads are written
 //!   under a unique temporary name, the final name is checked to be free, then renamed. The
 //!   temporary file is deleted on any failure and when an upload is dropped without commit.
 //!   A concurrent writer of the same final name between that check and the rename is not
-//!   detected; locks use [`Target::create_new`], which is an exclusive create on the server.
+//!   detected; locks use [`Store::create_new`], which is an exclusive create on the server.
 //! - Paths are URLs and are URL-decoded: every byte outside `A-Z a-z 0-9 - . _ ~` is
 //!   percent-encoded, so names with `%`, spaces and non-ASCII letters round-trip. Names with
 //!   `\ : * ? " < > |` or control characters are refused here (the server refuses them too, with
@@ -30,13 +30,13 @@
 //!   -> `ECONNREFUSED`; no answer -> `ETIMEDOUT` after the timeout (20 s, or
 //!   `AZS_BACKUP_SMB_TIMEOUT_SECS`); disk full -> `ENOSPC`; listing a directory fails with
 //!   "bad file descriptor" whatever the cause, so the directory is `stat`ed to find it. All are
-//!   mapped to [`TargetError`] variants.
+//!   mapped to [`StoreError`] variants.
 //! - The password is handed to libsmbclient through its authentication callback: it is never
 //!   written to disk nor put in a command line. (pavao keeps its own copy of it in memory, which
 //!   is not zeroed when the target is dropped.)
 
 use super::spec::UncPath;
-use super::{Capacity, Credentials, Entry, Target, TargetError, Upload};
+use super::{Capacity, Credentials, Entry, Store, StoreError, Upload};
 use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbFile, SmbMode,
     SmbOpenOptions, SmbOptions,
@@ -56,7 +56,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 const REFUSED: &[char] = &['\\', ':', '*', '?', '"', '<', '>', '|'];
 
 /// A target on an SMB share: `\\host\share\folder...`, the folders being the root.
-pub struct SmbTarget {
+pub struct SmbStore {
     client: SmbClient,
     /// `\\host\share\folder` (or `smb://host:port/share/folder`), for messages.
     name: String,
@@ -65,9 +65,9 @@ pub struct SmbTarget {
     root: Vec<String>,
 }
 
-impl std::fmt::Debug for SmbTarget {
+impl std::fmt::Debug for SmbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmbTarget")
+        f.debug_struct("SmbStore")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -189,7 +189,7 @@ fn new_client(creds: SmbCredentials, options: SmbOptions) -> Result<SmbClient, S
     }
 }
 
-impl SmbTarget {
+impl SmbStore {
     /// Connects to `unc` and checks that the share is reachable with the credentials: wrong
     /// credentials, a missing share and an unreachable server fail here. The folder below the
     /// share may be missing (`mkdir_all("")` creates it). `DOMAIN\user` is split into workgroup
@@ -197,9 +197,9 @@ impl SmbTarget {
     pub fn connect(
         unc: &UncPath,
         credentials: Option<&Credentials>,
-    ) -> Result<SmbTarget, TargetError> {
+    ) -> Result<SmbStore, StoreError> {
         let name = unc.to_string();
-        let timeout = timeout_from_env().map_err(|why| TargetError::Io {
+        let timeout = timeout_from_env().map_err(|why| StoreError::Io {
             target: name.clone(),
             op: "configure",
             path: String::new(),
@@ -229,7 +229,7 @@ impl SmbTarget {
         client
             .set_timeout(timeout)
             .map_err(|e| map_err(&name, "connect to", "", e))?;
-        let target = SmbTarget {
+        let target = SmbStore {
             client,
             name,
             share: unc.share.clone(),
@@ -239,7 +239,7 @@ impl SmbTarget {
         match target.client.stat("/") {
             Ok(_) => {}
             Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(TargetError::NotFound {
+                return Err(StoreError::NotFound {
                     target: target.name.clone(),
                     what: format!("share {:?}", target.share),
                     detail: format!(" (connect: {e})"),
@@ -250,7 +250,7 @@ impl SmbTarget {
         if !target.root.is_empty() {
             match target.stat_raw("")? {
                 Some(e) if !e.is_dir => {
-                    return Err(TargetError::NotFound {
+                    return Err(StoreError::NotFound {
                         target: target.name.clone(),
                         what: "folder".into(),
                         detail: format!(" ({} is a file, not a folder)", target.root.join("\\")),
@@ -263,7 +263,7 @@ impl SmbTarget {
     }
 
     /// The URL path (below the share) of a relative path; `""` is the root.
-    fn url(&self, rel: &str) -> Result<String, TargetError> {
+    fn url(&self, rel: &str) -> Result<String, StoreError> {
         let parts = components(rel).map_err(|e| self.io_err("use", rel, e))?;
         let mut url = String::new();
         for p in self.root.iter().map(String::as_str).chain(parts) {
@@ -276,16 +276,16 @@ impl SmbTarget {
         Ok(url)
     }
 
-    fn io_err(&self, op: &'static str, rel: &str, e: io::Error) -> TargetError {
-        TargetError::from_io(&self.name, op, rel, e)
+    fn io_err(&self, op: &'static str, rel: &str, e: io::Error) -> StoreError {
+        StoreError::from_io(&self.name, op, rel, e)
     }
 
-    fn err(&self, op: &'static str, rel: &str, e: SmbError) -> TargetError {
+    fn err(&self, op: &'static str, rel: &str, e: SmbError) -> StoreError {
         map_err(&self.name, op, rel, e)
     }
 
     /// `stat` that keeps the "nothing there" case apart.
-    fn stat_raw(&self, rel: &str) -> Result<Option<Entry>, TargetError> {
+    fn stat_raw(&self, rel: &str) -> Result<Option<Entry>, StoreError> {
         let url = self.url(rel)?;
         match self.client.stat(&url) {
             Ok(st) => Ok(Some(Entry {
@@ -310,7 +310,7 @@ impl SmbTarget {
     }
 
     /// Creates one directory; an existing directory is fine.
-    fn mkdir_one(&self, url: &str, rel: &str) -> Result<(), TargetError> {
+    fn mkdir_one(&self, url: &str, rel: &str) -> Result<(), StoreError> {
         match self.client.mkdir(url, SmbMode::from(0o755)) {
             Ok(()) => Ok(()),
             Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -329,8 +329,8 @@ impl SmbTarget {
     }
 }
 
-/// Maps a pavao error to a [`TargetError`].
-fn map_err(target: &str, op: &'static str, rel: &str, e: SmbError) -> TargetError {
+/// Maps a pavao error to a [`StoreError`].
+fn map_err(target: &str, op: &'static str, rel: &str, e: SmbError) -> StoreError {
     let io = match e {
         SmbError::Io(io) => io,
         SmbError::BadFileDescriptor => {
@@ -338,12 +338,12 @@ fn map_err(target: &str, op: &'static str, rel: &str, e: SmbError) -> TargetErro
         }
         other => io::Error::other(other.to_string()),
     };
-    TargetError::from_io(target, op, rel, io)
+    StoreError::from_io(target, op, rel, io)
 }
 
 /// An upload: a temporary file next to the final name, renamed into place by `commit`.
 struct SmbUpload<'a> {
-    target: &'a SmbTarget,
+    target: &'a SmbStore,
     rel: String,
     final_url: String,
     tmp_url: String,
@@ -383,7 +383,7 @@ impl SmbUpload<'_> {
         r
     }
 
-    fn finish(&mut self) -> Result<u64, TargetError> {
+    fn finish(&mut self) -> Result<u64, StoreError> {
         let t = self.target;
         let rel = self.rel.clone();
         self.send_buffer().map_err(|e| t.io_err("write", &rel, e))?;
@@ -395,7 +395,7 @@ impl SmbUpload<'_> {
             .map_err(|e| t.err("stat", &rel, e))?
             .size;
         if found != self.written {
-            return Err(TargetError::ShortWrite {
+            return Err(StoreError::ShortWrite {
                 target: t.name.clone(),
                 path: rel,
                 written: self.written,
@@ -404,7 +404,7 @@ impl SmbUpload<'_> {
         }
         // libsmbclient's rename deletes an existing destination first: refuse it here.
         if t.stat_raw(&rel)?.is_some() {
-            return Err(TargetError::AlreadyExists {
+            return Err(StoreError::AlreadyExists {
                 target: t.name.clone(),
                 path: rel,
             });
@@ -442,7 +442,7 @@ impl Write for SmbUpload<'_> {
 }
 
 impl Upload for SmbUpload<'_> {
-    fn commit(mut self: Box<Self>) -> Result<u64, TargetError> {
+    fn commit(mut self: Box<Self>) -> Result<u64, StoreError> {
         if let Some((kind, msg)) = self.failed.clone() {
             return Err(self
                 .target
@@ -464,12 +464,12 @@ impl Drop for SmbUpload<'_> {
     }
 }
 
-impl Target for SmbTarget {
+impl Store for SmbStore {
     fn display(&self) -> String {
         self.name.clone()
     }
 
-    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
+    fn mkdir_all(&self, dir: &str) -> Result<(), StoreError> {
         let parts = components(dir).map_err(|e| self.io_err("create directory", dir, e))?;
         if let Some(e) = self.stat_raw(dir)? {
             if e.is_dir {
@@ -505,7 +505,7 @@ impl Target for SmbTarget {
         Ok(())
     }
 
-    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, StoreError> {
         let url = self.url(dir)?;
         match self.client.list_dirplus(&url) {
             Ok(entries) => {
@@ -539,11 +539,11 @@ impl Target for SmbTarget {
         }
     }
 
-    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
+    fn stat(&self, path: &str) -> Result<Option<Entry>, StoreError> {
         self.stat_raw(path)
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, StoreError> {
         let url = self.url(path)?;
         let f = self
             .client
@@ -552,7 +552,7 @@ impl Target for SmbTarget {
         Ok(Box::new(BufReader::with_capacity(READ_BUFFER, f)))
     }
 
-    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, StoreError> {
         let parts = components(path).map_err(|e| self.io_err("create", path, e))?;
         let Some((base, parents)) = parts.split_last() else {
             return Err(self.io_err(
@@ -600,7 +600,7 @@ impl Target for SmbTarget {
         }))
     }
 
-    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError> {
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, StoreError> {
         let url = self.url(path)?;
         let mut file = match self.client.open_with(
             &url,
@@ -628,7 +628,7 @@ impl Target for SmbTarget {
         };
         if found != data.len() as u64 {
             self.discard(&url);
-            return Err(TargetError::ShortWrite {
+            return Err(StoreError::ShortWrite {
                 target: self.name.clone(),
                 path: path.to_string(),
                 written: data.len() as u64,
@@ -638,7 +638,7 @@ impl Target for SmbTarget {
         Ok(true)
     }
 
-    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), StoreError> {
         let url = self.url(path)?;
         // SMB through libsmbclient cannot cut a file: new content shorter than the old is
         // padded with spaces (locks are JSON, where trailing spaces are nothing).
@@ -660,27 +660,27 @@ impl Target for SmbTarget {
         Ok(())
     }
 
-    fn remove_file(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_file(&self, path: &str) -> Result<(), StoreError> {
         let url = self.url(path)?;
         self.client
             .unlink(&url)
             .map_err(|e| self.err("delete", path, e))
     }
 
-    fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_dir(&self, path: &str) -> Result<(), StoreError> {
         let url = self.url(path)?;
         self.client
             .rmdir(&url)
             .map_err(|e| self.err("delete directory", path, e))
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
+    fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let from_url = self.url(from)?;
         let to_url = self.url(to)?;
         // libsmbclient would delete an existing `to` first; names are case-insensitive, so a
         // rename that only changes case is refused too.
         if self.stat_raw(to)?.is_some() {
-            return Err(TargetError::AlreadyExists {
+            return Err(StoreError::AlreadyExists {
                 target: self.name.clone(),
                 path: to.to_string(),
             });
@@ -690,7 +690,7 @@ impl Target for SmbTarget {
             .map_err(|e| self.err("rename", from, e))
     }
 
-    fn capacity(&self) -> Result<Option<Capacity>, TargetError> {
+    fn capacity(&self) -> Result<Option<Capacity>, StoreError> {
         let url = self.url("")?;
         let st = match self.client.statvfs(&url) {
             Ok(st) => st,

@@ -1,4 +1,4 @@
-//! Test-only fault injection: a [`Target`] that wraps any other and fails chosen calls, so the
+//! Test-only fault injection: a [`Store`] that wraps any other and fails chosen calls, so the
 //! fault suite (`tests/faults_cli.rs`) can make the real binary meet a failing share at every
 //! step of a run. Armed by environment variables read once per process (like
 //! [`crate::testhook`]); unset (always, outside tests), [`wrap`] hands the real target back
@@ -23,14 +23,14 @@
 //! connection opened by the keep-alive thread as for the main one. A rule that does not parse
 //! panics when the first target is opened (a typo must not silently test nothing).
 //!
-//! **Operations** (`op`): `create` ([`Target::create`]), `write`, `flush` and `commit` (of an
-//! [`Upload`]), `rename`, `list`, `open` ([`Target::open`]) and `read` (each `read` call on what
+//! **Operations** (`op`): `create` ([`Store::create`]), `write`, `flush` and `commit` (of an
+//! [`Upload`]), `rename`, `list`, `open` ([`Store::open`]) and `read` (each `read` call on what
 //! it returned), `delete` (`remove_file` and `remove_dir`), `capacity` (the free-space query),
 //! `stat`, `mkdir` (`mkdir_all`), `create_new`, `overwrite`; `any` matches all of them.
 //! Composite trait methods (`read_all`, `write_all`, `remove_tree`, …) are not operations of
 //! their own: they run the defaults above, so each of their calls counts.
 //!
-//! **Kinds** map to the errors the real targets produce, through [`TargetError::from_io`] with
+//! **Kinds** map to the errors the real targets produce, through [`StoreError::from_io`] with
 //! the raw OS error (or the plain `io::Error` for the `Write`/`Read` calls of uploads and
 //! readers): `denied` EACCES (access denied), `notfound` ENOENT (not found; `stat` then
 //! answers `Ok(None)`, as both real targets do, and a `delete` removes the file and then says
@@ -38,7 +38,7 @@
 //! and `timeout` ETIMEDOUT (unreachable), `io` EIO (a vague error, which backups explain by
 //! probing the target), `busy` EBUSY (a file the server holds open for a dead session). `short` is a partial operation: a `write` accepts only part of the
 //! buffer and a `read` fills only part of it (both legal: callers must loop), a `commit` finds
-//! fewer bytes stored than written ([`TargetError::ShortWrite`], the temporary file is removed
+//! fewer bytes stored than written ([`StoreError::ShortWrite`], the temporary file is removed
 //! and nothing is renamed), a `create_new` leaves the file holding half the data and then fails
 //! with EIO (a write torn by a lost connection), an `overwrite` writes the first half of the new
 //! data over the old and fails with EIO; elsewhere `short` is `io`. A failing call does nothing
@@ -59,7 +59,7 @@
 //! A test runs a command once with counting only, counts the lines per operation, then runs it
 //! again for every index.
 
-use super::{Capacity, Entry, Target, TargetError, Upload};
+use super::{Capacity, Entry, Store, StoreError, Upload};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -342,11 +342,11 @@ pub fn armed() -> bool {
     config().is_some()
 }
 
-/// `target` wrapped in a [`FaultyTarget`] when [`ENV`] or [`COUNT_ENV`] is set, else `target`
+/// `target` wrapped in a [`FaultyStore`] when [`ENV`] or [`COUNT_ENV`] is set, else `target`
 /// itself.
-pub fn wrap(target: Box<dyn Target>) -> Box<dyn Target> {
+pub fn wrap(target: Box<dyn Store>) -> Box<dyn Store> {
     if armed() {
-        Box::new(FaultyTarget { inner: target })
+        Box::new(FaultyStore { inner: target })
     } else {
         target
     }
@@ -402,22 +402,22 @@ fn half(n: usize) -> usize {
 }
 
 /// A target whose calls fail as the rules of [`ENV`] say (see the module docs).
-pub struct FaultyTarget {
-    inner: Box<dyn Target>,
+pub struct FaultyStore {
+    inner: Box<dyn Store>,
 }
 
-impl FaultyTarget {
+impl FaultyStore {
     /// Wraps `inner` (whether or not the rules are armed: with none, it only counts, if asked).
-    pub fn new(inner: Box<dyn Target>) -> FaultyTarget {
-        FaultyTarget { inner }
+    pub fn new(inner: Box<dyn Store>) -> FaultyStore {
+        FaultyStore { inner }
     }
 
-    fn fail(&self, op: &'static str, path: &str, kind: Kind) -> TargetError {
-        TargetError::from_io(&self.inner.display(), op, path, kind.io_error())
+    fn fail(&self, op: &'static str, path: &str, kind: Kind) -> StoreError {
+        StoreError::from_io(&self.inner.display(), op, path, kind.io_error())
     }
 
     /// Fails the call when a rule says so (plain failures; `short` is handled by the caller).
-    fn check(&self, op: Op, label: &'static str, path: &str) -> Result<(), TargetError> {
+    fn check(&self, op: Op, label: &'static str, path: &str) -> Result<(), StoreError> {
         match hit(op, path) {
             Some(kind) => Err(self.fail(label, path, kind)),
             None => Ok(()),
@@ -425,22 +425,22 @@ impl FaultyTarget {
     }
 }
 
-impl Target for FaultyTarget {
+impl Store for FaultyStore {
     fn display(&self) -> String {
         self.inner.display()
     }
 
-    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
+    fn mkdir_all(&self, dir: &str) -> Result<(), StoreError> {
         self.check(Op::Mkdir, "create directory", dir)?;
         self.inner.mkdir_all(dir)
     }
 
-    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, StoreError> {
         self.check(Op::List, "list", dir)?;
         self.inner.list(dir)
     }
 
-    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
+    fn stat(&self, path: &str) -> Result<Option<Entry>, StoreError> {
         match hit(Op::Stat, path) {
             // Both real targets answer "nothing there" for ENOENT.
             Some(Kind::NotFound) => Ok(None),
@@ -449,7 +449,7 @@ impl Target for FaultyTarget {
         }
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, StoreError> {
         self.check(Op::Open, "open", path)?;
         Ok(Box::new(FaultyReader {
             inner: self.inner.open(path)?,
@@ -457,7 +457,7 @@ impl Target for FaultyTarget {
         }))
     }
 
-    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, StoreError> {
         self.check(Op::Create, "create", path)?;
         Ok(Box::new(FaultyUpload {
             inner: Some(self.inner.create(path)?),
@@ -467,7 +467,7 @@ impl Target for FaultyTarget {
         }))
     }
 
-    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError> {
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, StoreError> {
         match hit(Op::CreateNew, path) {
             Some(Kind::Short) => {
                 if !self.inner.create_new(path, &data[..half(data.len())])? {
@@ -480,7 +480,7 @@ impl Target for FaultyTarget {
         }
     }
 
-    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), StoreError> {
         match hit(Op::Overwrite, path) {
             Some(Kind::Short) => {
                 // The first half of the new bytes over the old ones, the old tail kept.
@@ -498,7 +498,7 @@ impl Target for FaultyTarget {
         }
     }
 
-    fn remove_file(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_file(&self, path: &str) -> Result<(), StoreError> {
         match hit(Op::Delete, path) {
             Some(Kind::NotFound) => {
                 // Someone else deleted it first: gone, and the target says so.
@@ -510,7 +510,7 @@ impl Target for FaultyTarget {
         }
     }
 
-    fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_dir(&self, path: &str) -> Result<(), StoreError> {
         match hit(Op::Delete, path) {
             Some(Kind::NotFound) => {
                 self.inner.remove_dir(path)?;
@@ -521,18 +521,18 @@ impl Target for FaultyTarget {
         }
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
+    fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
         self.check(Op::Rename, "rename", from)?;
         self.inner.rename(from, to)
     }
 
-    fn capacity(&self) -> Result<Option<Capacity>, TargetError> {
+    fn capacity(&self) -> Result<Option<Capacity>, StoreError> {
         self.check(Op::Capacity, "statfs", "")?;
         self.inner.capacity()
     }
 }
 
-/// A reader of a [`FaultyTarget`]: each `read` is an [`Op::Read`].
+/// A reader of a [`FaultyStore`]: each `read` is an [`Op::Read`].
 struct FaultyReader<'a> {
     inner: Box<dyn Read + 'a>,
     path: String,
@@ -551,7 +551,7 @@ impl Read for FaultyReader<'_> {
     }
 }
 
-/// An upload of a [`FaultyTarget`]: `write`, `flush` and `commit` are operations.
+/// An upload of a [`FaultyStore`]: `write`, `flush` and `commit` are operations.
 struct FaultyUpload<'a> {
     /// `None` once committed.
     inner: Option<Box<dyn Upload + 'a>>,
@@ -589,13 +589,13 @@ impl Write for FaultyUpload<'_> {
 }
 
 impl Upload for FaultyUpload<'_> {
-    fn commit(mut self: Box<Self>) -> Result<u64, TargetError> {
+    fn commit(mut self: Box<Self>) -> Result<u64, StoreError> {
         let inner = self.inner.take().expect("upload already committed");
         match hit(Op::Commit, &self.path) {
             Some(Kind::Short) => {
                 // Dropping the upload removes its temporary file, as a real failed commit does.
                 drop(inner);
-                Err(TargetError::ShortWrite {
+                Err(StoreError::ShortWrite {
                     target: self.target.clone(),
                     path: self.path.clone(),
                     written: self.written,
@@ -604,7 +604,7 @@ impl Upload for FaultyUpload<'_> {
             }
             Some(kind) => {
                 drop(inner);
-                Err(TargetError::from_io(
+                Err(StoreError::from_io(
                     &self.target,
                     "rename into place",
                     &self.path,
@@ -653,13 +653,13 @@ mod tests {
 
     #[test]
     fn kinds_map_to_the_errors_real_targets_give() {
-        let e = |k: Kind| TargetError::from_io("t", "write", "f", k.io_error());
-        assert!(matches!(e(Kind::Denied), TargetError::AccessDenied { .. }));
-        assert!(matches!(e(Kind::NotFound), TargetError::NotFound { .. }));
-        assert!(matches!(e(Kind::Full), TargetError::Full { .. }));
-        assert!(matches!(e(Kind::Reset), TargetError::Unreachable { .. }));
-        assert!(matches!(e(Kind::Timeout), TargetError::Unreachable { .. }));
-        assert!(matches!(e(Kind::Io), TargetError::Io { .. }));
+        let e = |k: Kind| StoreError::from_io("t", "write", "f", k.io_error());
+        assert!(matches!(e(Kind::Denied), StoreError::AccessDenied { .. }));
+        assert!(matches!(e(Kind::NotFound), StoreError::NotFound { .. }));
+        assert!(matches!(e(Kind::Full), StoreError::Full { .. }));
+        assert!(matches!(e(Kind::Reset), StoreError::Unreachable { .. }));
+        assert!(matches!(e(Kind::Timeout), StoreError::Unreachable { .. }));
+        assert!(matches!(e(Kind::Io), StoreError::Io { .. }));
         assert!(e(Kind::Busy).is_busy());
     }
 }

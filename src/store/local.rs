@@ -1,47 +1,47 @@
 //! A local directory as a target (a share already mounted, or for trying the tool).
 
-use super::{Capacity, Entry, Target, TargetError, Upload};
+use super::{Capacity, Entry, Store, StoreError, Upload};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A target rooted at a local directory.
-pub struct LocalTarget {
+pub struct LocalStore {
     root: PathBuf,
     name: String,
 }
 
-impl LocalTarget {
+impl LocalStore {
     /// Opens an existing directory.
-    pub fn open(root: &Path) -> Result<LocalTarget, TargetError> {
+    pub fn open(root: &Path) -> Result<LocalStore, StoreError> {
         let name = root.display().to_string();
         match fs::metadata(root) {
-            Ok(m) if m.is_dir() => Ok(LocalTarget {
+            Ok(m) if m.is_dir() => Ok(LocalStore {
                 root: root.to_path_buf(),
                 name,
             }),
-            Ok(_) => Err(TargetError::NotFound {
+            Ok(_) => Err(StoreError::NotFound {
                 target: name.clone(),
                 what: "directory".into(),
                 detail: format!(" ({name} is not a directory)"),
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(TargetError::NotFound {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound {
                 target: name.clone(),
                 what: "the directory".into(),
                 detail: format!(" ({name} does not exist; create it, or mount the share there)"),
             }),
-            Err(e) => Err(TargetError::from_io(&name, "open", "", e)),
+            Err(e) => Err(StoreError::from_io(&name, "open", "", e)),
         }
     }
 
     /// Opens `root`, creating it first when it is missing but its parent exists (never a
     /// whole chain of directories: a missing mount point must not become a local folder).
-    pub fn open_or_create(root: &Path) -> Result<LocalTarget, TargetError> {
+    pub fn open_or_create(root: &Path) -> Result<LocalStore, StoreError> {
         if !root.exists() {
             let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
             if parent.is_none_or(|p| p.is_dir()) {
                 fs::create_dir(root).map_err(|e| {
-                    TargetError::from_io(&root.display().to_string(), "create directory", "", e)
+                    StoreError::from_io(&root.display().to_string(), "create directory", "", e)
                 })?;
             }
         }
@@ -49,7 +49,7 @@ impl LocalTarget {
     }
 
     /// The local path of a target path; refuses anything but plain relative components.
-    fn full(&self, rel: &str) -> Result<PathBuf, TargetError> {
+    fn full(&self, rel: &str) -> Result<PathBuf, StoreError> {
         let mut p = self.root.clone();
         for part in super::rel_components(rel).map_err(|e| self.err("use", rel, e))? {
             p.push(part);
@@ -57,13 +57,13 @@ impl LocalTarget {
         Ok(p)
     }
 
-    fn err(&self, op: &'static str, rel: &str, e: io::Error) -> TargetError {
-        TargetError::from_io(&self.name, op, rel, e)
+    fn err(&self, op: &'static str, rel: &str, e: io::Error) -> StoreError {
+        StoreError::from_io(&self.name, op, rel, e)
     }
 }
 
 struct LocalUpload<'a> {
-    target: &'a LocalTarget,
+    target: &'a LocalStore,
     rel: String,
     tmp: Option<tempfile::NamedTempFile>,
     written: u64,
@@ -85,7 +85,7 @@ impl Write for LocalUpload<'_> {
 }
 
 impl Upload for LocalUpload<'_> {
-    fn commit(mut self: Box<Self>) -> Result<u64, TargetError> {
+    fn commit(mut self: Box<Self>) -> Result<u64, StoreError> {
         let tmp = self.tmp.take().expect("upload already committed");
         let rel = self.rel.clone();
         let t = self.target;
@@ -98,7 +98,7 @@ impl Upload for LocalUpload<'_> {
             .map_err(|e| t.err("stat", &rel, e))?
             .len();
         if found != self.written {
-            return Err(TargetError::ShortWrite {
+            return Err(StoreError::ShortWrite {
                 target: t.name.clone(),
                 path: rel,
                 written: self.written,
@@ -118,16 +118,16 @@ impl Upload for LocalUpload<'_> {
     }
 }
 
-impl Target for LocalTarget {
+impl Store for LocalStore {
     fn display(&self) -> String {
         self.name.clone()
     }
 
-    fn mkdir_all(&self, dir: &str) -> Result<(), TargetError> {
+    fn mkdir_all(&self, dir: &str) -> Result<(), StoreError> {
         fs::create_dir_all(self.full(dir)?).map_err(|e| self.err("create directory", dir, e))
     }
 
-    fn list(&self, dir: &str) -> Result<Vec<Entry>, TargetError> {
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, StoreError> {
         let rd = fs::read_dir(self.full(dir)?).map_err(|e| self.err("list", dir, e))?;
         let mut out = Vec::new();
         for e in rd {
@@ -150,7 +150,7 @@ impl Target for LocalTarget {
         Ok(out)
     }
 
-    fn stat(&self, path: &str) -> Result<Option<Entry>, TargetError> {
+    fn stat(&self, path: &str) -> Result<Option<Entry>, StoreError> {
         let full = self.full(path)?;
         match fs::symlink_metadata(&full) {
             Ok(m) => Ok(Some(Entry {
@@ -167,7 +167,7 @@ impl Target for LocalTarget {
         }
     }
 
-    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, TargetError> {
+    fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, StoreError> {
         // Only regular files are read: a symlink, FIFO or device planted on the target is
         // refused (a FIFO would block, a symlink could point anywhere on this host).
         let mut o = OpenOptions::new();
@@ -191,7 +191,7 @@ impl Target for LocalTarget {
         Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
     }
 
-    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, TargetError> {
+    fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, StoreError> {
         let dest = self.full(path)?;
         let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
         let base = dest
@@ -211,7 +211,7 @@ impl Target for LocalTarget {
         }))
     }
 
-    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, TargetError> {
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, StoreError> {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -228,7 +228,7 @@ impl Target for LocalTarget {
         }
     }
 
-    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), TargetError> {
+    fn overwrite(&self, path: &str, data: &[u8]) -> Result<(), StoreError> {
         let mut f = OpenOptions::new()
             .write(true)
             .open(self.full(path)?)
@@ -239,18 +239,18 @@ impl Target for LocalTarget {
             .map_err(|e| self.err("write", path, e))
     }
 
-    fn remove_file(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_file(&self, path: &str) -> Result<(), StoreError> {
         fs::remove_file(self.full(path)?).map_err(|e| self.err("delete", path, e))
     }
 
-    fn remove_dir(&self, path: &str) -> Result<(), TargetError> {
+    fn remove_dir(&self, path: &str) -> Result<(), StoreError> {
         fs::remove_dir(self.full(path)?).map_err(|e| self.err("delete directory", path, e))
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<(), TargetError> {
+    fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let dest = self.full(to)?;
         if dest.exists() {
-            return Err(TargetError::AlreadyExists {
+            return Err(StoreError::AlreadyExists {
                 target: self.name.clone(),
                 path: to.to_string(),
             });
@@ -258,7 +258,7 @@ impl Target for LocalTarget {
         fs::rename(self.full(from)?, dest).map_err(|e| self.err("rename", from, e))
     }
 
-    fn capacity(&self) -> Result<Option<Capacity>, TargetError> {
+    fn capacity(&self) -> Result<Option<Capacity>, StoreError> {
         let total = fs4::total_space(&self.root).map_err(|e| self.err("statfs", "", e))?;
         let available = fs4::available_space(&self.root).map_err(|e| self.err("statfs", "", e))?;
         Ok(Some(Capacity { total, available }))
