@@ -9,7 +9,7 @@
 //! Without `AZS_TEST_SMB_HOST` the tests print a notice and pass, unless `AZS_TEST_SMB=required`.
 //! The tests run one at a time (one lock): one of them restarts the server, one sets the
 //! timeout variable, and libsmbclient serialises everything anyway. Across test binaries
-//! (`tests/smb_cli.rs`), the tests that restart the server or fill the tiny share take the
+//! (`tests/smb/cli.rs`), the tests that restart the server or fill the tiny share take the
 //! server lock of `smb_common` exclusively, the others shared.
 #![cfg(feature = "smb")]
 

@@ -2,7 +2,7 @@
 //! azs-backup's parsers of untrusted input, and panics only when the library does, or when one
 //! of the properties checked here is broken (round trips, tamper detection, confinement).
 //!
-//! The fuzz targets in `fuzz_targets/` call these functions; `tests/fuzz_regressions.rs` in the
+//! The fuzz targets in `fuzz_targets/` call these functions; `tests/formats/fuzz_regressions.rs` in the
 //! main crate includes this file (`#[path]`) and runs the committed seeds and crash inputs
 //! through the same functions under `cargo test`. So this file may use only dependencies that
 //! azs-backup itself has. See docs/FUZZING.md.

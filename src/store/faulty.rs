@@ -1,5 +1,5 @@
 //! Test-only fault injection: a [`Store`] that wraps any other and fails chosen calls, so the
-//! fault suite (`tests/faults_cli.rs`) can make the real binary meet a failing share at every
+//! fault suite (`tests/cli/faults.rs`) can make the real binary meet a failing share at every
 //! step of a run. Armed by environment variables read once per process (like
 //! [`crate::testhook`]); unset (always, outside tests), [`wrap`] hands the real target back
 //! untouched and nothing else of this module runs.

@@ -12,7 +12,7 @@ unprotect_snapshot.py (Azure Stack snapshots), and prints one JSON object per li
 PATH is relative to VECTORS_DIR. `digest` summarises what an accepted vector holds, for
 comparison with azs-backup: the plaintext's SHA-256 (encrypted), backupId/status/recipient/roles
 (manifest), the sorted "path sha256" of each extracted file (snapshot). The comparison with the
-expected kinds is the caller's (tests/failure_vectors.rs).
+expected kinds is the caller's (tests/formats/failure_vectors.rs).
 """
 
 import gzip

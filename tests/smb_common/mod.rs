@@ -1,5 +1,5 @@
 //! Shared by the tests that need the throwaway Samba server (`tests/smb_target.rs`,
-//! `tests/smb_cli.rs`): its environment (from `scripts/samba-server.sh start DIR; . DIR/env`) and
+//! `tests/smb/cli.rs`): its environment (from `scripts/samba-server.sh start DIR; . DIR/env`) and
 //! a lock across test binaries.
 //!
 //! `cargo test` runs test binaries one after another, but nothing stops two of them from running

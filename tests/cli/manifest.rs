@@ -7,7 +7,7 @@
 //! every `..` escape the planted manifests aim at lands inside the test's own temp folder, where
 //! a sentinel waits for it.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{code, run_at, World};

@@ -1,8 +1,8 @@
 //! Scheduling, retention and exclusive runs (the automatic-backups issue) against the real Samba
 //! server, through the real binary: the same rules as on a local target.
 
-mod common;
-mod smb_common;
+use crate::common;
+use crate::smb_common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{code, World};

@@ -3,7 +3,7 @@
 //! same harness function the fuzz target calls (`fuzz/src/lib.rs`, included here), which
 //! panics if the library panics or breaks one of the properties it checks. See docs/FUZZING.md.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 mod harness;
 
 use std::path::{Path, PathBuf};

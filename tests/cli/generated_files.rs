@@ -1,8 +1,8 @@
 //! `completions/` and `man/` hold generated files; this fails when they are out of date.
-//! Regenerate with `AZS_BACKUP_BLESS=1 cargo test --test generated_files` (or
+//! Regenerate with `AZS_BACKUP_BLESS=1 cargo test --test cli generated_files` (or
 //! `scripts/generate.sh`).
 
-mod common;
+use crate::common;
 
 use common::bin;
 use std::collections::BTreeMap;
@@ -39,13 +39,13 @@ fn check(dir: &str, expected: BTreeMap<String, Vec<u8>>) {
     assert_eq!(
         names(&committed),
         names(&expected),
-        "{}: files differ; run AZS_BACKUP_BLESS=1 cargo test --test generated_files",
+        "{}: files differ; run AZS_BACKUP_BLESS=1 cargo test --test cli generated_files",
         dir.display()
     );
     for (name, data) in &expected {
         assert!(
             committed[name] == *data,
-            "{}/{name} is out of date; run AZS_BACKUP_BLESS=1 cargo test --test generated_files",
+            "{}/{name} is out of date; run AZS_BACKUP_BLESS=1 cargo test --test cli generated_files",
             dir.display()
         );
     }

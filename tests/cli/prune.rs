@@ -1,7 +1,7 @@
 //! `prune` and retention through the real binary. Backups are made in the past by running
 //! `start-backup` with `AZS_BACKUP_NOW` set to past times.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{code, World};

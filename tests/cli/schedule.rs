@@ -2,7 +2,7 @@
 //! runs due backups (one after a long outage, not a burst), `start-backup` never moves the
 //! schedule, `disable-auto` / `enable-auto` pause and resume. Time is `AZS_BACKUP_NOW`.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{code, World};

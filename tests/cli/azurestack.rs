@@ -5,7 +5,7 @@
 //! These tests need Python 3 with the `cryptography` package; without it they FAIL (never skip)
 //! and say how to get it: the README's test command `bash scripts/test.sh` installs it.
 
-mod common;
+use crate::common;
 
 use common::{bin, code};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! `restore`/`verify`, `new-encryption-key`, a first-time `configure --encryption-key`, `clear`,
 //! and the `--help` of the new subcommands.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{bin, code, World};

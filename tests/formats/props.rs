@@ -27,7 +27,7 @@ const R: usize = CHUNK + TAG;
 fn legacy() -> &'static LegacyKey {
     static KEY: OnceLock<LegacyKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        LegacyKey::parse(include_str!("vectors/test-only-legacy-key.txt")).expect("test key")
+        LegacyKey::parse(include_str!("../vectors/test-only-legacy-key.txt")).expect("test key")
     })
 }
 

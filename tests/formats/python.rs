@@ -7,7 +7,7 @@
 //! Needs `python3` with `cryptography`: the README's test command (`bash scripts/test.sh`)
 //! installs it (`python3 -m pip install cryptography`). Missing, these tests FAIL.
 
-mod common;
+use crate::common;
 
 use common::World;
 use serde_json::Value;

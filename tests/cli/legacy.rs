@@ -3,7 +3,7 @@
 //! backups off, migrates on the next write, accepts a new key, switches one way to a
 //! certificate, and every backup still restores with the key it was made with.
 
-mod common;
+use crate::common;
 
 use common::{bin, code, World};
 use std::path::Path;

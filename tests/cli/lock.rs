@@ -3,7 +3,7 @@
 //! record its slot, `prune` wait its turn; stale locks (dead process on this host, or expired)
 //! are taken over with a warning. One test races two real `start-backup` processes.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{code, World};

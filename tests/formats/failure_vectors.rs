@@ -720,7 +720,7 @@ fn the_python_command_lines_report_the_failure_kind() {
     );
 }
 
-/// `cargo test --test failure_vectors -- --ignored --nocapture`: what each reader says about
+/// `cargo test --test formats failure_vectors -- --ignored --nocapture`: what each reader says about
 /// each vector (for writing or reviewing vectors).
 #[test]
 #[ignore]

@@ -14,7 +14,7 @@
 
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use common::{code, World};
 use serde_json::Value;

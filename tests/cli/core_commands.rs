@@ -2,7 +2,7 @@
 //! new-cert → configure → start-backup → list/show/status → verify → restore, and every
 //! rejected input of the core-chain issue.
 
-mod common;
+use crate::common;
 
 use common::{bin, code, World};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! process ends quietly with exit 0, without a panic and without an error line, and a failure
 //! verdict (`status --check`) still gets its own exit code.
 
-mod common;
+use crate::common;
 
 use common::World;
 use std::io::Read;

@@ -13,7 +13,7 @@
 //! Needs python3 with `cryptography` and the `zstd` command (`bash scripts/test.sh` installs
 //! them); missing, these tests FAIL.
 
-mod common;
+use crate::common;
 
 use common::{code, World};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! they are read), no secret in an error, locks that cannot lapse mid-run, prune that leaves a
 //! running backup alone, and the read-after-write check.
 
-mod common;
+use crate::common;
 
 use common::{code, World};
 use std::io::{Seek, SeekFrom, Write};

@@ -1,7 +1,7 @@
 //! Operator experience: progress only on a terminal, `--quiet`, `--json` documents with their
 //! documented fields, `status --check` health conditions, `--help` texts.
 
-mod common;
+use crate::common;
 
 use common::{bin, code, World};
 use std::fs;

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! D=$(mktemp -d); scripts/samba-server.sh start $D && . $D/env
-//! AZS_TEST_SMB=required cargo test --test smb_cli
+//! AZS_TEST_SMB=required cargo test --test smb cli::
 //! scripts/samba-server.sh stop $D
 //! ```
 //!
@@ -21,8 +21,8 @@
 //! others shared.
 #![cfg(feature = "smb")]
 
-mod common;
-mod smb_common;
+use crate::common;
+use crate::smb_common;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};

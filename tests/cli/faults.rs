@@ -35,10 +35,10 @@
 //! baseline (the target folder and the state file are put back).
 //!
 //! The tables use a local target; `smb_*` tables run the sweep against the test Samba server
-//! (`. DIR/env; AZS_TEST_SMB=required cargo test --test faults_cli`; skipped without it).
+//! (`. DIR/env; AZS_TEST_SMB=required cargo test --test cli faults::`; skipped without it).
 
-mod common;
-mod smb_common;
+use crate::common;
+use crate::smb_common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::code;
