@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of azs-backup (SPEC §7): a backup compared with `tar | zstd | age` and with
+# Benchmark of azs-backup (docs/BENCHMARKS.md): a backup compared with `tar | zstd | age` and with
 # `smbclient put` on the same data, plus verify/restore timings and a memory-bound check.
 #
 #   bench/run.sh [WORKDIR]          (default /tmp/azs-bench; must be under a directory that

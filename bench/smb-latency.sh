@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Upload to a share in "another site": azs-backup's SMB upload rate compared with `smbclient put`
+# of the same bytes, both through a TCP proxy on loopback that adds a fixed latency in each
+# direction (bench/latency_proxy.py, 10 ms by default, so 20 ms per round trip).
+#
+#   bash bench/smb-latency.sh [WORKDIR]      (default /tmp/azs-latency; run as root)
+#
+# Environment:
+#   AZS_BENCH_GEN       gen_data.py (default ../shared/bench/gen_data.py beside the repository)
+#   AZS_BENCH_SEED      data set seed (default 20240601)
+#   AZS_BENCH_RUNS      runs of each case, alternating A B A B (default 3); medians are reported
+#   AZS_BENCH_DELAY_MS  one-way latency of the proxy (default 10)
+#   AZS_BENCH_LEVEL     zstd level of the backups (default: the tool's default)
+#
+# Cases, alternating:
+#   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
+#   A  azs-backup start-backup to smb://127.0.0.1:PROXY/backups/lat (through the proxy)
+#   B  smbclient put of the archive that A wrote (the same bytes), through the same proxy
+# The upload rate of a case is the archive's size divided by its wall time. The target (issue
+# 12) is A >= 0.8 x B. Prints a Markdown table; the numbers of each run are in WORKDIR/times.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${1:-/tmp/azs-latency}
+GEN=${AZS_BENCH_GEN:-$REPO/../shared/bench/gen_data.py}
+SEED=${AZS_BENCH_SEED:-20240601}
+RUNS=${AZS_BENCH_RUNS:-3}
+DELAY=${AZS_BENCH_DELAY_MS:-10}
+LEVEL=${AZS_BENCH_LEVEL:-}
+
+log() { printf '\033[1m[latency]\033[0m %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+[ "$(id -u)" = 0 ] || die "run as root (it starts a Samba server)"
+for c in smbd smbclient python3 /usr/bin/time; do
+    command -v "$c" >/dev/null || die "$c is missing (bench/run.sh installs what both scripts need)"
+done
+
+mkdir -p "$WORK"
+chmod 755 "$WORK"
+DATA=$WORK/data SMB=$WORK/smb T=$WORK/times HOME_DIR=$WORK/home OUT=$WORK/local
+rm -rf "$T" "$HOME_DIR" "$OUT" "$WORK/cfg-l" "$WORK/cfg-s" "$WORK/cert"
+mkdir -p "$T" "$HOME_DIR/.smb" "$OUT" "$WORK/cfg-l" "$WORK/cfg-s"
+: >"$HOME_DIR/.smb/smb.conf"
+: >"$WORK/smbclient.conf"
+
+PROXY_PID=
+cleanup() {
+    local rc=$?
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+    bash "$REPO/scripts/samba-server.sh" stop "$SMB" >/dev/null 2>&1 || true
+    rm -rf "$OUT" "$SMB/share/backups/lat" 2>/dev/null || true
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -s "$DATA.done" ]; then
+    rm -rf "$DATA"
+    log "generating $DATA: python3 $GEN $DATA $SEED"
+    python3 "$GEN" "$DATA" "$SEED" >"$DATA.done"
+fi
+
+log "building: cargo build --release"
+(cd "$REPO" && cargo build --release -q)
+BIN=$REPO/target/release/azs-backup
+azs() { env HOME="$HOME_DIR" "$BIN" "$@"; }
+
+bash "$REPO/scripts/samba-server.sh" start "$SMB" >&2
+# shellcheck disable=SC1091
+. "$SMB/env"
+install -d -o "$AZS_TEST_SMB_USER" "$SMB/share/backups/lat"
+
+PPORT=$((20000 + RANDOM % 40000))
+coproc PROXY { python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
+PROXY_PID=$PROXY_PID
+read -r ready <&"${PROXY[0]}"
+[ "$ready" = ready ] || die "the proxy did not start"
+log "proxy 127.0.0.1:$PPORT -> smbd 127.0.0.1:$AZS_TEST_SMB_PORT, ${DELAY} ms each way"
+
+azs new-cert --dns-name lat.azs-backup.test --out-dir "$WORK/cert" --no-pfx -q
+CER=$WORK/cert/lat.azs-backup.test.cer
+level=()
+[ -n "$LEVEL" ] && level=(--compression-level "$LEVEL")
+printf 'unused\n' | azs --config "$WORK/cfg-l/settings.toml" configure -q --path "$OUT" \
+    --username bench --password-stdin --encryption-cert-path "$CER" --source "data=$DATA" "${level[@]}"
+printf '%s\n' "$AZS_TEST_SMB_PASSWORD" | azs --config "$WORK/cfg-s/settings.toml" configure -q \
+    --path "smb://127.0.0.1:$PPORT/backups/lat" --username "$AZS_TEST_SMB_USER" --password-stdin \
+    --encryption-cert-path "$CER" --source "data=$DATA" "${level[@]}"
+
+log "warm-up read of the data set"
+tar -C "$DATA" -cf - . | cat >/dev/null
+
+last_archive() { find "$SMB/share/backups/lat/MASBackup" -name 'data.tar.zst.enc' -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-; }
+
+for i in $(seq "$RUNS"); do
+    log "run $i: L (local)"
+    rm -rf "${OUT:?}"/MASBackup
+    /usr/bin/time -f '%e %U %S %M' -o "$T/L.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-l/settings.toml" start-backup -q
+    log "run $i: A (azs-backup over the proxy)"
+    rm -rf "$SMB/share/backups/lat/MASBackup"
+    /usr/bin/time -f '%e %U %S %M' -o "$T/A.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" start-backup -q
+    ARCHIVE=$(last_archive)
+    BYTES=$(stat -c %s "$ARCHIVE")
+    cp "$ARCHIVE" "$WORK/archive.bin"
+    echo "$BYTES" >"$T/bytes.$i"
+    log "run $i: B (smbclient put of the same $BYTES bytes over the proxy)"
+    /usr/bin/time -f '%e %U %S %M' -o "$T/B.$i" smbclient --configfile="$WORK/smbclient.conf" \
+        "//127.0.0.1/backups" -p "$PPORT" -A "$SMB/smbclient.auth" \
+        -c "put $WORK/archive.bin lat/put.bin" >"$T/B.$i.out" 2>&1 || {
+        cat "$T/B.$i.out" >&2
+        die "smbclient put failed"
+    }
+    rm -f "$SMB/share/backups/lat/put.bin" "$WORK/archive.bin"
+done
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+col() { for i in $(seq "$RUNS"); do tail -n1 "$T/$1.$i" | cut -d' ' -f"$2"; done | median; }
+BYTES=$(for i in $(seq "$RUNS"); do cat "$T/bytes.$i"; done | median)
+L=$(col L 1) A=$(col A 1) B=$(col B 1)
+rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
+{
+    echo "| case (${DELAY} ms each way, medians of $RUNS) | wall s | MiB/s of archive | peak RSS MiB |"
+    echo "| --- | --- | --- | --- |"
+    echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| A: azs-backup to the share through the proxy | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| B: smbclient put of the same bytes through the proxy | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo
+    awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
+} | tee "$WORK/results.md"
