@@ -35,6 +35,13 @@ pub struct ConfigureRequest {
     pub verify_target: bool,
     /// Read every archive back after writing it and compare its SHA-256.
     pub verify_after_write: Option<bool>,
+    /// Turn automatic backups on or off (`-IsBackupSchedulerEnabled`; as `enable-auto` /
+    /// `disable-auto`).
+    pub scheduler_enabled: Option<bool>,
+    /// healthchecks.io-style URL to ping (`Some("")` removes it).
+    pub notify_url: Option<String>,
+    /// Prometheus textfile to write after every run (`Some("")` removes it).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// What `configure` did.
@@ -85,7 +92,11 @@ pub fn configure(
         remove_sources,
         verify_target,
         verify_after_write,
+        scheduler_enabled,
+        notify_url,
+        metrics_file,
     } = req;
+    apply_monitoring(&mut loaded.settings, notify_url, metrics_file, &mut changed)?;
     apply_simple_fields(
         &mut loaded,
         SimpleFields {
@@ -125,6 +136,9 @@ pub fn configure(
     // settings and before the state): the schedule starts and the recipient is recorded.
     let first_time = first_time || !paths.state.exists();
     update_schedule(&loaded, &old, first_time, &mut state, now);
+    if let Some(enabled) = scheduler_enabled {
+        set_scheduler(&loaded, enabled, &mut state, now, &mut changed);
+    }
     if loaded.file_version == 1 {
         notes.push("settings from an older version (version = 1) were migrated to version 2; the password and encryption key moved to the secrets file".into());
         changed.push("version");
@@ -166,6 +180,9 @@ fn validate_request(req: &ConfigureRequest) -> Result<()> {
     }
     for (name, _) in &req.sources {
         validate_source_name(name)?;
+    }
+    if let Some(u) = req.notify_url.as_deref().filter(|u| !u.is_empty()) {
+        crate::settings::validate_notify_url(u)?;
     }
     Ok(())
 }
@@ -210,6 +227,8 @@ fn first_settings(paths: &SettingsPaths, req: &ConfigureRequest) -> Result<Loade
             encryption_mode: EncryptionMode::Certificate,
             encryption_certificate: None,
             verify_after_write: false,
+            notify_url: None,
+            metrics_file: None,
             sources: Vec::new(),
         },
         secrets: Secrets::default(),
@@ -339,6 +358,46 @@ fn apply_encryption(
     Ok(())
 }
 
+/// Sets or removes (empty value) the notification URL and the metrics file. The metrics file's
+/// directory must exist; the file itself is written after the next run.
+fn apply_monitoring(
+    s: &mut Settings,
+    notify_url: Option<String>,
+    metrics_file: Option<PathBuf>,
+    changed: &mut Vec<&'static str>,
+) -> Result<()> {
+    if let Some(u) = notify_url {
+        let u = Some(u).filter(|u| !u.is_empty());
+        if u != s.notify_url {
+            s.notify_url = u;
+            changed.push("notifyUrl");
+        }
+    }
+    if let Some(m) = metrics_file {
+        let m = if m.as_os_str().is_empty() {
+            None
+        } else {
+            let m = absolute(&m)?;
+            let dir = m.parent().unwrap_or(Path::new("/"));
+            if m.file_name().is_none() || m.is_dir() || !dir.is_dir() {
+                return Err(Error::invalid(
+                    "metrics-file",
+                    format!(
+                        "{} must name a file in an existing directory (e.g. /var/lib/node_exporter/textfile_collector/azs-backup.prom); '' removes it",
+                        m.display()
+                    ),
+                ));
+            }
+            Some(m)
+        };
+        if m != s.metrics_file {
+            s.metrics_file = m;
+            changed.push("metricsFile");
+        }
+    }
+    Ok(())
+}
+
 /// Removes, then adds or changes sources; at least one must remain.
 fn apply_sources(
     s: &mut Settings,
@@ -448,6 +507,25 @@ fn check_target(
     }
     notes.push(msg);
     Ok(())
+}
+
+/// `--is-backup-scheduler-enabled`: the same change as `enable-auto` / `disable-auto`
+/// (`schedule::set_enabled`), made under the state lock `configure` already holds.
+fn set_scheduler(
+    loaded: &Loaded,
+    enabled: bool,
+    state: &mut State,
+    now: DateTime<Utc>,
+    changed: &mut Vec<&'static str>,
+) {
+    if state.is_backup_scheduler_enabled != enabled {
+        state.is_backup_scheduler_enabled = enabled;
+        changed.push("isBackupSchedulerEnabled");
+    }
+    if enabled && state.next_backup_time.is_none() {
+        let freq = Duration::hours(i64::from(loaded.settings.backup_frequency_in_hours));
+        state.next_backup_time = Some(now + freq);
+    }
 }
 
 /// Schedule (docs/SCHEDULING.md): the first successful configure turns automatic backups on
