@@ -65,6 +65,9 @@ Register-ArgumentCompleter -Native -CommandName 'azs-backup' -ScriptBlock {
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'A source to back up, NAME=DIR (repeatable; adds it or changes its directory)')
             [CompletionResult]::new('--remove-source', '--remove-source', [CompletionResultType]::ParameterName, 'Remove a source by name (repeatable)')
             [CompletionResult]::new('--verify-after-write', '--verify-after-write', [CompletionResultType]::ParameterName, 'After each archive is written, read it back from the target and compare its SHA-256 (catches shares that truncate or corrupt silently; costs one extra read of every archive)')
+            [CompletionResult]::new('--is-backup-scheduler-enabled', '--is-backup-scheduler-enabled', [CompletionResultType]::ParameterName, 'Turn automatic backups on or off, as enable-auto / disable-auto (Set-AzsBackupConfiguration -IsBackupSchedulerEnabled)')
+            [CompletionResult]::new('--notify-url', '--notify-url', [CompletionResultType]::ParameterName, 'Ping this URL when a backup starts (URL/start), succeeds (URL) or fails (URL/fail), as healthchecks.io and compatible monitors expect; '''' removes it. Only scheme and host are ever shown (the path may hold a ping key)')
+            [CompletionResult]::new('--metrics-file', '--metrics-file', [CompletionResultType]::ParameterName, 'After every run, write Prometheus metrics to this file (for node_exporter''s textfile collector), atomically; '''' removes it')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the share password from the first line of stdin')
             [CompletionResult]::new('--encryption-key-stdin', '--encryption-key-stdin', [CompletionResultType]::ParameterName, 'Read the legacy encryption key from stdin')
@@ -153,6 +156,8 @@ Register-ArgumentCompleter -Native -CommandName 'azs-backup' -ScriptBlock {
         'azs-backup;list' {
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Read backups from this location instead of the configured one (UNC share, smb:// URL or directory)')
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'Share user for --from (password from AZS_BACKUP_PASSWORD or a prompt)')
+            [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'Show at most N backups (after --skip), newest first (Get-AzsBackup -Top)')
+            [CompletionResult]::new('--skip', '--skip', [CompletionResultType]::ParameterName, 'Leave out the N newest backups (Get-AzsBackup -Skip)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Also list folders of interrupted or failed runs')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout (errors as JSON on stderr)')

@@ -191,7 +191,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__configure)
-            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --yes --config --json --quiet --verbose --help"
+            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --is-backup-scheduler-enabled --notify-url --metrics-file --yes --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,6 +243,18 @@ _azs__backup() {
                     ;;
                 --verify-after-write)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --is-backup-scheduler-enabled)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --notify-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -573,7 +585,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__list)
-            opts="-q -v -h --from --username --all --config --json --quiet --verbose --help"
+            opts="-q -v -h --from --username --all --top --skip --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +596,14 @@ _azs__backup() {
                     return 0
                     ;;
                 --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,10 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l sour
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l remove-source -d 'Remove a source by name (repeatable)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l verify-after-write -d 'After each archive is written, read it back from the target and compare its SHA-256 (catches shares that truncate or corrupt silently; costs one extra read of every archive)' -r -f -a "true\t''
 false\t''"
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l is-backup-scheduler-enabled -d 'Turn automatic backups on or off, as enable-auto / disable-auto (Set-AzsBackupConfiguration -IsBackupSchedulerEnabled)' -r -f -a "true\t''
+false\t''"
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l notify-url -d 'Ping this URL when a backup starts (URL/start), succeeds (URL) or fails (URL/fail), as healthchecks.io and compatible monitors expect; \'\' removes it. Only scheme and host are ever shown (the path may hold a ping key)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l metrics-file -d 'After every run, write Prometheus metrics to this file (for node_exporter\'s textfile collector), atomically; \'\' removes it' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l config -d 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)' -r -F
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l password-stdin -d 'Read the share password from the first line of stdin'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-key-stdin -d 'Read the legacy encryption key from stdin'
@@ -105,6 +109,8 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand prune" -s v -l ver
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand prune" -s h -l help -d 'Print help'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l from -d 'Read backups from this location instead of the configured one (UNC share, smb:// URL or directory)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l username -d 'Share user for --from (password from AZS_BACKUP_PASSWORD or a prompt)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l top -d 'Show at most N backups (after --skip), newest first (Get-AzsBackup -Top)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l skip -d 'Leave out the N newest backups (Get-AzsBackup -Skip)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l config -d 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)' -r -F
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l all -d 'Also list folders of interrupted or failed runs'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand list" -l json -d 'Print one JSON document on stdout (errors as JSON on stderr)'

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+use crate::monitor::{RunEnd, RunMonitor};
 pub use crate::observer::{Observer, Quiet};
 
 /// What a run needs.
@@ -29,6 +30,8 @@ pub struct BackupRequest<'a> {
     /// Called before each source and right before the manifest is written: an error stops the
     /// run there, with no manifest (used to stop a run that lost its lock).
     pub guard: Option<&'a dyn Fn() -> Result<()>>,
+    /// Made by the built-in scheduler (recorded as `isAutomaticBackup`).
+    pub automatic: bool,
 }
 
 /// Runs one backup and returns its manifest (also written to the target). A backup whose
@@ -98,6 +101,7 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
         encryption_key_id: key_id,
         host_name: host_name(),
         role_status: roles,
+        is_automatic_backup: req.automatic,
     };
     guard()?;
     crate::testhook::point("backup.before-manifest");
@@ -384,6 +388,148 @@ pub fn measure(dir: &std::path::Path) -> Option<u64> {
     walk(dir, &mut total).ok().map(|_| total)
 }
 
+/// Whether the next backup fits on the target (section "Capacity check" of docs/SCHEDULING.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// The target cannot tell its free space: no check.
+    Unknown,
+    /// The estimate fits in the free space.
+    Fits { estimate: u64, available: u64 },
+    /// It fits only once prune has removed what the retention allows (`reclaimable` bytes).
+    AfterPrune {
+        estimate: u64,
+        available: u64,
+        reclaimable: u64,
+    },
+}
+
+/// The expected size of the next backup: per configured source, the encrypted size it had in
+/// the newest backup where it succeeded, else its plain size (a walk of the directory).
+pub fn estimate_size(sources: &[Source], backups: &[Manifest]) -> u64 {
+    sources
+        .iter()
+        .map(|s| {
+            backups
+                .iter()
+                .flat_map(|m| m.role_status.iter())
+                .find(|r| {
+                    r.status == Status::Succeeded && r.role_name.eq_ignore_ascii_case(&s.name)
+                })
+                .map(|r| r.encrypted_size_in_bytes)
+                .or_else(|| measure(&s.path))
+                .unwrap_or(0)
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Before the first byte of a backup is written: estimates its size ([`estimate_size`]) and
+/// compares it with the target's free space. `Err(Store(Full))` (exit 4), naming the estimate
+/// and the free space, when it does not fit even after prune removed what the retention allows.
+pub fn check_room(
+    loaded: &crate::settings::Loaded,
+    target: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Room> {
+    let Some(cap) = target.capacity()? else {
+        return Ok(Room::Unknown);
+    };
+    let backups = manifest::list(target)?;
+    let estimate = estimate_size(&loaded.settings.sources, &backups);
+    let available = cap.available;
+    if estimate <= available {
+        return Ok(Room::Fits {
+            estimate,
+            available,
+        });
+    }
+    let days = loaded.settings.backup_retention_period_in_days;
+    let plan = crate::retention::plan(target, now, days, None)?;
+    let reclaimable = plan
+        .items
+        .iter()
+        .filter_map(|i| i.backup_id.as_deref())
+        .filter_map(|id| backups.iter().find(|m| m.backup_id == id))
+        .map(Manifest::encrypted_size)
+        .fold(0u64, u64::saturating_add);
+    if estimate <= available.saturating_add(reclaimable) {
+        return Ok(Room::AfterPrune {
+            estimate,
+            available,
+            reclaimable,
+        });
+    }
+    use crate::status::human_bytes as h;
+    Err(Error::Store(StoreError::Full {
+        target: target.display(),
+        detail: format!(
+            " (capacity check: the backup needs about {} ({estimate} bytes), {} ({available} bytes) is free and prune could free {} more; nothing was written)",
+            h(estimate),
+            h(available),
+            h(reclaimable)
+        ),
+    }))
+}
+
+/// The capacity check of a run that holds the run lock: a backup that does not fit fails here
+/// (recorded in the state as a failed run); one that fits only after a prune fails too when
+/// started on demand (`start-backup` deletes nothing unasked: the message says to prune
+/// first), while `tick`, which prunes anyway, prunes first and goes on.
+pub fn ensure_room(
+    loaded: &crate::settings::Loaded,
+    target: &dyn Store,
+    trigger: crate::state::Trigger,
+    now: DateTime<Utc>,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let result = check_room(loaded, target, now).and_then(|room| {
+        let Some(msg) = after_prune_message(&room) else {
+            return Ok(());
+        };
+        if trigger == crate::state::Trigger::OnDemand {
+            return Err(Error::Store(StoreError::Full {
+                target: target.display(),
+                detail: format!(
+                    " (capacity check: {msg}: run `azs-backup prune` first, then start the backup again; nothing was written)"
+                ),
+            }));
+        }
+        observer.warning(&format!("{msg}: pruning before the backup"));
+        crate::retention::prune(
+            target,
+            now,
+            loaded.settings.backup_retention_period_in_days,
+            false,
+            None,
+        )?;
+        Ok(())
+    });
+    if let Err(e) = &result {
+        crate::state::State::update(&loaded.paths.state, |state| {
+            state.record_backup(crate::state::LastBackup::failed(trigger, now, e));
+            Ok(())
+        })?;
+    }
+    result
+}
+
+/// The message for a backup that fits only after a prune.
+pub fn after_prune_message(room: &Room) -> Option<String> {
+    use crate::status::human_bytes as h;
+    match room {
+        Room::AfterPrune {
+            estimate,
+            available,
+            reclaimable,
+        } => Some(format!(
+            "the backup needs about {} and {} is free; pruning first frees about {} (what the retention period allows)",
+            h(*estimate),
+            h(*available),
+            h(*reclaimable)
+        )),
+        _ => None,
+    }
+}
+
 /// This machine's name, recorded in manifests and locks.
 pub use crate::host::host_name;
 
@@ -414,12 +560,32 @@ pub fn outcome(m: &Manifest) -> Result<()> {
 
 /// Runs a backup with the settings' target, sources and recipient, and records it in the state.
 /// `start-backup` passes [`Trigger::OnDemand`], which never moves `nextBackupTime`.
+///
+/// The run is watched by a [`RunMonitor`]: the notification URL is pinged at its start and
+/// end, and the metrics file written after it (never failing the run: warnings instead).
 pub fn start(
     loaded: &crate::settings::Loaded,
     trigger: crate::state::Trigger,
     observer: &mut dyn Observer,
 ) -> Result<Manifest> {
     let now = crate::clock::now()?;
+    let mut monitor = RunMonitor::new(loaded, trigger, now);
+    let mut on_target = None;
+    let result = start_watched(loaded, trigger, now, &mut monitor, &mut on_target, observer);
+    monitor.finish(&RunEnd::of(&result), on_target, &mut |w| {
+        observer.warning(w)
+    });
+    result
+}
+
+fn start_watched(
+    loaded: &crate::settings::Loaded,
+    trigger: crate::state::Trigger,
+    now: DateTime<Utc>,
+    monitor: &mut RunMonitor<'_>,
+    on_target: &mut Option<usize>,
+    observer: &mut dyn Observer,
+) -> Result<Manifest> {
     let recipient = loaded.recipient()?;
     let target = match crate::store::open(&loaded.settings.target()?, Some(&loaded.credentials())) {
         Ok(t) => t,
@@ -444,17 +610,23 @@ pub fn start(
         now,
         &mut |w| observer.warning(w),
     )?;
-    let result = run_locked(
-        loaded,
-        target.as_ref(),
-        &recipient,
-        &mut lock,
-        trigger,
-        now,
-        observer,
-    );
+    let result = ensure_room(loaded, target.as_ref(), trigger, now, observer).and_then(|()| {
+        monitor.started();
+        run_locked(
+            loaded,
+            target.as_ref(),
+            &recipient,
+            &mut lock,
+            trigger,
+            now,
+            observer,
+        )
+    });
     if let Err(e) = lock.release() {
         observer.warning(&format!("releasing the lock: {e}"));
+    }
+    if result.is_ok() && loaded.settings.metrics_file.is_some() {
+        *on_target = manifest::list(target.as_ref()).ok().map(|l| l.len());
     }
     result
 }
@@ -486,6 +658,7 @@ pub fn run_locked(
             backup_id,
             verify_after_write: loaded.settings.verify_after_write,
             guard: Some(&guard),
+            automatic: trigger == crate::state::Trigger::Scheduled,
         },
         &mut lock.keeper(observer),
     );

@@ -35,6 +35,13 @@ pub struct ConfigureRequest {
     pub verify_target: bool,
     /// Read every archive back after writing it and compare its SHA-256.
     pub verify_after_write: Option<bool>,
+    /// Turn automatic backups on or off (`-IsBackupSchedulerEnabled`; as `enable-auto` /
+    /// `disable-auto`).
+    pub scheduler_enabled: Option<bool>,
+    /// healthchecks.io-style URL to ping (`Some("")` removes it).
+    pub notify_url: Option<String>,
+    /// Prometheus textfile to write after every run (`Some("")` removes it).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// What `configure` did.
@@ -57,16 +64,108 @@ pub fn configure(
     now: DateTime<Utc>,
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> Result<ConfigureOutcome> {
-    let existing = match Loaded::load(paths) {
-        Ok(l) => Some(l),
-        Err(Error::NotConfigured { .. }) => None,
-        Err(e) => return Err(e),
-    };
+    let existing = load_existing(paths)?;
     let first_time = existing.is_none();
     let mut changed = Vec::new();
     let mut notes = Vec::new();
 
     // Validate the simple fields first, so a bad value fails before anything is read or probed.
+    validate_request(&req)?;
+    let mut loaded = match existing {
+        Some(l) => l,
+        None => first_settings(paths, &req)?,
+    };
+    // Held until the state is saved, so a concurrent tick or backup loses no update.
+    let _state_lock = crate::state::lock(&paths.state)?;
+    let mut state = State::load(&paths.state)?;
+    let old = loaded.settings.clone();
+
+    let ConfigureRequest {
+        path,
+        username,
+        password,
+        encryption_cert_path,
+        encryption_key,
+        frequency_hours,
+        retention_days,
+        sources,
+        remove_sources,
+        verify_target,
+        verify_after_write,
+        scheduler_enabled,
+        notify_url,
+        metrics_file,
+    } = req;
+    apply_monitoring(&mut loaded.settings, notify_url, metrics_file, &mut changed)?;
+    apply_simple_fields(
+        &mut loaded,
+        SimpleFields {
+            path,
+            username,
+            password,
+            frequency_hours,
+            retention_days,
+            verify_after_write,
+        },
+        &mut changed,
+    )?;
+    apply_encryption(
+        &mut loaded,
+        encryption_cert_path,
+        encryption_key,
+        &mut state,
+        now,
+        &mut changed,
+        &mut notes,
+    )?;
+    apply_sources(&mut loaded.settings, &remove_sources, sources, &mut changed)?;
+    loaded.settings.validate()?;
+    changed.dedup();
+
+    check_target(
+        &loaded,
+        &old,
+        first_time,
+        verify_target,
+        now,
+        confirm,
+        &mut notes,
+    )?;
+
+    // Settings without a state file are a first configure too (one killed after writing the
+    // settings and before the state): the schedule starts and the recipient is recorded.
+    let first_time = first_time || !paths.state.exists();
+    update_schedule(&loaded, &old, first_time, &mut state, now);
+    if let Some(enabled) = scheduler_enabled {
+        set_scheduler(&loaded, enabled, &mut state, now, &mut changed);
+    }
+    if loaded.file_version == 1 {
+        notes.push("settings from an older version (version = 1) were migrated to version 2; the password and encryption key moved to the secrets file".into());
+        changed.push("version");
+    }
+    loaded.save()?;
+    loaded.file_version = SETTINGS_VERSION;
+    state.save(&paths.state)?;
+    Ok(ConfigureOutcome {
+        loaded,
+        state,
+        first_time,
+        changed,
+        notes,
+    })
+}
+
+/// The settings at `paths`, or `None` when there are none yet.
+fn load_existing(paths: &SettingsPaths) -> Result<Option<Loaded>> {
+    match Loaded::load(paths) {
+        Ok(l) => Ok(Some(l)),
+        Err(Error::NotConfigured { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks the fields that need nothing read or probed (ranges, names, the target's syntax).
+fn validate_request(req: &ConfigureRequest) -> Result<()> {
     if let Some(f) = req.frequency_hours {
         validate_frequency(f)?;
     }
@@ -82,61 +181,79 @@ pub fn configure(
     for (name, _) in &req.sources {
         validate_source_name(name)?;
     }
+    if let Some(u) = req.notify_url.as_deref().filter(|u| !u.is_empty()) {
+        crate::settings::validate_notify_url(u)?;
+    }
+    Ok(())
+}
 
-    let mut loaded = match existing {
-        Some(l) => l,
-        None => {
-            if req.encryption_key.is_some() {
-                return Err(Error::invalid(
-                    "encryption-key",
-                    "a first-time configuration needs a certificate (--encryption-cert-path FILE.cer); encryption keys are accepted only for settings from an older version (backward-compatibility mode)",
-                ));
-            }
-            let missing: Vec<&str> = [
-                ("--path", req.path.is_none()),
-                ("--username", req.username.is_none()),
-                (
-                    "password (--password-stdin, AZS_BACKUP_PASSWORD or the prompt)",
-                    req.password.is_none(),
-                ),
-                ("--encryption-cert-path", req.encryption_cert_path.is_none()),
-                ("--source NAME=DIR", req.sources.is_empty()),
-            ]
-            .iter()
-            .filter(|(_, m)| *m)
-            .map(|(n, _)| *n)
-            .collect();
-            if !missing.is_empty() {
-                return Err(Error::invalid(
-                    "configure",
-                    format!("a first configuration needs {}", missing.join(", ")),
-                ));
-            }
-            Loaded {
-                paths: paths.clone(),
-                settings: Settings {
-                    version: SETTINGS_VERSION,
-                    path: String::new(),
-                    username: String::new(),
-                    backup_frequency_in_hours: FREQUENCY_DEFAULT,
-                    backup_retention_period_in_days: RETENTION_DEFAULT,
-                    encryption_mode: EncryptionMode::Certificate,
-                    encryption_certificate: None,
-                    verify_after_write: false,
-                    sources: Vec::new(),
-                },
-                secrets: Secrets::default(),
-                file_version: SETTINGS_VERSION,
-            }
-        }
-    };
-    // Held until the state is saved, so a concurrent tick or backup loses no update.
-    let _state_lock = crate::state::lock(&paths.state)?;
-    let mut state = State::load(&paths.state)?;
-    let old = loaded.settings.clone();
+/// Default settings for a first-time configuration; refuses a request that lacks a field a
+/// first configuration needs, or that gives a legacy encryption key.
+fn first_settings(paths: &SettingsPaths, req: &ConfigureRequest) -> Result<Loaded> {
+    if req.encryption_key.is_some() {
+        return Err(Error::invalid(
+            "encryption-key",
+            "a first-time configuration needs a certificate (--encryption-cert-path FILE.cer); encryption keys are accepted only for settings from an older version (backward-compatibility mode)",
+        ));
+    }
+    let missing: Vec<&str> = [
+        ("--path", req.path.is_none()),
+        ("--username", req.username.is_none()),
+        (
+            "password (--password-stdin, AZS_BACKUP_PASSWORD or the prompt)",
+            req.password.is_none(),
+        ),
+        ("--encryption-cert-path", req.encryption_cert_path.is_none()),
+        ("--source NAME=DIR", req.sources.is_empty()),
+    ]
+    .iter()
+    .filter(|(_, m)| *m)
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(
+            "configure",
+            format!("a first configuration needs {}", missing.join(", ")),
+        ));
+    }
+    Ok(Loaded {
+        paths: paths.clone(),
+        settings: Settings {
+            version: SETTINGS_VERSION,
+            path: String::new(),
+            username: String::new(),
+            backup_frequency_in_hours: FREQUENCY_DEFAULT,
+            backup_retention_period_in_days: RETENTION_DEFAULT,
+            encryption_mode: EncryptionMode::Certificate,
+            encryption_certificate: None,
+            verify_after_write: false,
+            notify_url: None,
+            metrics_file: None,
+            sources: Vec::new(),
+        },
+        secrets: Secrets::default(),
+        file_version: SETTINGS_VERSION,
+    })
+}
+
+/// The single-valued fields of a request.
+struct SimpleFields {
+    path: Option<String>,
+    username: Option<String>,
+    password: Option<Zeroizing<String>>,
+    frequency_hours: Option<u32>,
+    retention_days: Option<u32>,
+    verify_after_write: Option<bool>,
+}
+
+/// Sets the single-valued fields that differ, recording each in `changed`.
+fn apply_simple_fields(
+    loaded: &mut Loaded,
+    f: SimpleFields,
+    changed: &mut Vec<&'static str>,
+) -> Result<()> {
     let s = &mut loaded.settings;
-
-    if let Some(p) = req.path {
+    if let Some(p) = f.path {
         let p = match TargetSpec::parse(&p)? {
             TargetSpec::Local(dir) => absolute(&dir)?.to_string_lossy().into_owned(),
             TargetSpec::Smb(_) => p,
@@ -146,13 +263,13 @@ pub fn configure(
             changed.push("path");
         }
     }
-    if let Some(u) = req.username {
+    if let Some(u) = f.username {
         if u != s.username {
             s.username = u;
             changed.push("userName");
         }
     }
-    if let Some(pw) = req.password {
+    if let Some(pw) = f.password {
         if pw.is_empty() {
             return Err(Error::invalid("password", "the password is empty"));
         }
@@ -161,26 +278,40 @@ pub fn configure(
             changed.push("password");
         }
     }
-    if let Some(f) = req.frequency_hours {
-        if f != s.backup_frequency_in_hours {
-            s.backup_frequency_in_hours = f;
+    if let Some(h) = f.frequency_hours {
+        if h != s.backup_frequency_in_hours {
+            s.backup_frequency_in_hours = h;
             changed.push("backupFrequencyInHours");
         }
     }
-    if let Some(r) = req.retention_days {
+    if let Some(r) = f.retention_days {
         if r != s.backup_retention_period_in_days {
             s.backup_retention_period_in_days = r;
             changed.push("backupRetentionPeriodInDays");
         }
     }
-    if let Some(v) = req.verify_after_write {
+    if let Some(v) = f.verify_after_write {
         if v != s.verify_after_write {
             s.verify_after_write = v;
             changed.push("verifyAfterWrite");
         }
     }
-    // Encryption (docs/SETTINGS.md).
-    match (req.encryption_cert_path, req.encryption_key) {
+    Ok(())
+}
+
+/// Sets the encryption certificate or legacy key (docs/SETTINGS.md), recording the new
+/// recipient in the state.
+fn apply_encryption(
+    loaded: &mut Loaded,
+    cert_path: Option<PathBuf>,
+    key: Option<Zeroizing<String>>,
+    state: &mut State,
+    now: DateTime<Utc>,
+    changed: &mut Vec<&'static str>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let s = &mut loaded.settings;
+    match (cert_path, key) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
                 "encryption-cert-path",
@@ -224,7 +355,57 @@ pub fn configure(
         }
         (None, None) => {}
     }
-    for name in &req.remove_sources {
+    Ok(())
+}
+
+/// Sets or removes (empty value) the notification URL and the metrics file. The metrics file's
+/// directory must exist; the file itself is written after the next run.
+fn apply_monitoring(
+    s: &mut Settings,
+    notify_url: Option<String>,
+    metrics_file: Option<PathBuf>,
+    changed: &mut Vec<&'static str>,
+) -> Result<()> {
+    if let Some(u) = notify_url {
+        let u = Some(u).filter(|u| !u.is_empty());
+        if u != s.notify_url {
+            s.notify_url = u;
+            changed.push("notifyUrl");
+        }
+    }
+    if let Some(m) = metrics_file {
+        let m = if m.as_os_str().is_empty() {
+            None
+        } else {
+            let m = absolute(&m)?;
+            let dir = m.parent().unwrap_or(Path::new("/"));
+            if m.file_name().is_none() || m.is_dir() || !dir.is_dir() {
+                return Err(Error::invalid(
+                    "metrics-file",
+                    format!(
+                        "{} must name a file in an existing directory (e.g. /var/lib/node_exporter/textfile_collector/azs-backup.prom); '' removes it",
+                        m.display()
+                    ),
+                ));
+            }
+            Some(m)
+        };
+        if m != s.metrics_file {
+            s.metrics_file = m;
+            changed.push("metricsFile");
+        }
+    }
+    Ok(())
+}
+
+/// Removes, then adds or changes sources; at least one must remain.
+fn apply_sources(
+    s: &mut Settings,
+    remove: &[String],
+    add: Vec<(String, PathBuf)>,
+    changed: &mut Vec<&'static str>,
+) -> Result<()> {
+    for name in remove {
         let before = s.sources.len();
         s.sources.retain(|x| !x.name.eq_ignore_ascii_case(name));
         if s.sources.len() == before {
@@ -238,7 +419,7 @@ pub fn configure(
         }
         changed.push("sources");
     }
-    for (name, dir) in req.sources {
+    for (name, dir) in add {
         let meta = std::fs::metadata(&dir).map_err(|e| Error::Source {
             name: name.clone(),
             message: format!("{}: {e}", dir.display()),
@@ -272,15 +453,26 @@ pub fn configure(
             "at least one source is required (--source NAME=DIR)",
         ));
     }
-    s.validate()?;
-    changed.dedup();
-    let s = &loaded.settings;
+    Ok(())
+}
 
-    let needs_target = req.verify_target
-        || s.backup_retention_period_in_days < old.backup_retention_period_in_days && !first_time;
-    let target: Option<Box<dyn Store>> = if needs_target {
+/// Opens the target when it is needed: to probe it (`verify_target`), and to count what a
+/// reduced retention deletes, asking `confirm` before such a change (docs/SCHEDULING.md, Prune).
+fn check_target(
+    loaded: &Loaded,
+    old: &Settings,
+    first_time: bool,
+    verify_target: bool,
+    now: DateTime<Utc>,
+    confirm: &mut dyn FnMut(&str) -> bool,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let s = &loaded.settings;
+    let retention_reduced =
+        !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days;
+    let target: Option<Box<dyn Store>> = if verify_target || retention_reduced {
         match s.target()? {
-            TargetSpec::Local(dir) if req.verify_target => Some(store::faulty::wrap(Box::new(
+            TargetSpec::Local(dir) if verify_target => Some(store::faulty::wrap(Box::new(
                 store::local::LocalStore::open_or_create(&dir)?,
             ))),
             spec => Some(store::open(&spec, Some(&loaded.credentials()))?),
@@ -288,39 +480,64 @@ pub fn configure(
     } else {
         None
     };
-    if req.verify_target {
+    if verify_target {
         probe(target.as_deref().expect("opened above"), now)?;
     }
     crate::testhook::point("configure.probed");
-    // Reducing retention deletes backups at the next prune (docs/SCHEDULING.md, Prune).
-    if !first_time && s.backup_retention_period_in_days < old.backup_retention_period_in_days {
-        let t = target.as_deref().expect("opened above");
-        let backups = manifest::list(t)?;
-        // Exactly what the next prune deletes by age (it keeps the newest successful backup).
-        let doomed =
-            crate::retention::by_age(&backups, now, s.backup_retention_period_in_days, None)
-                .past_retention
-                .len();
-        let msg = format!(
-            "reducing the retention period from {} to {} days means the next prune deletes {doomed} of the {} backups on the target (those older than {} days)",
-            old.backup_retention_period_in_days,
-            s.backup_retention_period_in_days,
-            backups.len(),
-            s.backup_retention_period_in_days
-        );
-        if doomed > 0 && !confirm(&msg) {
-            return Err(Error::NeedsConfirmation(format!(
-                "{msg}; nothing was changed (confirm, or pass --yes)"
-            )));
-        }
-        notes.push(msg);
+    if !retention_reduced {
+        return Ok(());
     }
+    let t = target.as_deref().expect("opened above");
+    let backups = manifest::list(t)?;
+    // Exactly what the next prune deletes by age (it keeps the newest successful backup).
+    let doomed = crate::retention::by_age(&backups, now, s.backup_retention_period_in_days, None)
+        .past_retention
+        .len();
+    let msg = format!(
+        "reducing the retention period from {} to {} days means the next prune deletes {doomed} of the {} backups on the target (those older than {} days)",
+        old.backup_retention_period_in_days,
+        s.backup_retention_period_in_days,
+        backups.len(),
+        s.backup_retention_period_in_days
+    );
+    if doomed > 0 && !confirm(&msg) {
+        return Err(Error::NeedsConfirmation(format!(
+            "{msg}; nothing was changed (confirm, or pass --yes)"
+        )));
+    }
+    notes.push(msg);
+    Ok(())
+}
 
-    // Schedule (docs/SCHEDULING.md): the first successful configure turns automatic backups on.
+/// `--is-backup-scheduler-enabled`: the same change as `enable-auto` / `disable-auto`
+/// (`schedule::set_enabled`), made under the state lock `configure` already holds.
+fn set_scheduler(
+    loaded: &Loaded,
+    enabled: bool,
+    state: &mut State,
+    now: DateTime<Utc>,
+    changed: &mut Vec<&'static str>,
+) {
+    if state.is_backup_scheduler_enabled != enabled {
+        state.is_backup_scheduler_enabled = enabled;
+        changed.push("isBackupSchedulerEnabled");
+    }
+    if enabled && state.next_backup_time.is_none() {
+        let freq = Duration::hours(i64::from(loaded.settings.backup_frequency_in_hours));
+        state.next_backup_time = Some(now + freq);
+    }
+}
+
+/// Schedule (docs/SCHEDULING.md): the first successful configure turns automatic backups on
+/// and records the recipient; a frequency change moves the next backup time.
+fn update_schedule(
+    loaded: &Loaded,
+    old: &Settings,
+    first_time: bool,
+    state: &mut State,
+    now: DateTime<Utc>,
+) {
     let freq = Duration::hours(loaded.settings.backup_frequency_in_hours as i64);
-    // Settings without a state file are a first configure too (one killed after writing the
-    // settings and before the state): the schedule starts and the recipient is recorded.
-    let first_time = first_time || !paths.state.exists();
     if first_time {
         state.is_backup_scheduler_enabled = true;
         state.next_backup_time = Some(now + freq);
@@ -339,20 +556,6 @@ pub fn configure(
             state.record_recipient(&r.id(), now);
         }
     }
-    if loaded.file_version == 1 {
-        notes.push("settings from an older version (version = 1) were migrated to version 2; the password and encryption key moved to the secrets file".into());
-        changed.push("version");
-    }
-    loaded.save()?;
-    loaded.file_version = SETTINGS_VERSION;
-    state.save(&paths.state)?;
-    Ok(ConfigureOutcome {
-        loaded,
-        state,
-        first_time,
-        changed,
-        notes,
-    })
 }
 
 /// Writes, reads back and deletes a probe file under `MASBackup/`.

@@ -12,7 +12,7 @@
 //! (the layout on the target and its validation), [`store`] (local folder and SMB share),
 //! [`azurestack`] (Azure Stack Hub's own snapshots, docs/AZURESTACK.md).
 //! Operations: [`backup`], [`verify`], [`restore`], [`retention`] (prune), [`lock`] (one run at a
-//! time), [`schedule`] (tick), [`configure`], [`status`]. docs/THREAT-MODEL.md and
+//! time), [`schedule`] (tick), [`configure`], [`status`], [`monitor`] (notifications, metrics). docs/THREAT-MODEL.md and
 //! docs/RELIABILITY.md say what each guarantees.
 
 pub mod archive;
@@ -26,6 +26,7 @@ pub mod error;
 pub mod host;
 pub mod lock;
 pub mod manifest;
+pub mod monitor;
 pub mod observer;
 pub mod private_file;
 pub mod restore;

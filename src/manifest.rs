@@ -99,6 +99,10 @@ pub struct Manifest {
     pub encryption_key_id: Option<String>,
     pub host_name: String,
     pub role_status: Vec<RoleStatus>,
+    /// True when the built-in scheduler (`tick`) made this backup (the Azure API's
+    /// `isAutomaticBackup`). Absent in manifests written before it was recorded: `false`.
+    #[serde(default)]
+    pub is_automatic_backup: bool,
 }
 
 impl Manifest {

@@ -136,6 +136,9 @@ pub struct PruneReport {
     pub deleted: Vec<PruneItem>,
     /// Paths that would be deleted (only with `dry_run`).
     pub would_delete: Vec<PruneItem>,
+    /// The Azure API's name: every path this prune deletes (`Default`) or would delete
+    /// (`DryRun`), including those whose deletion failed.
+    pub paths_to_delete: Vec<String>,
     pub kept_newest: Option<KeptNewest>,
     /// Complete backups left on the target.
     pub kept_backups: usize,
@@ -456,6 +459,7 @@ pub fn prune(
         cutoff: plan.cutoff,
         deleted: Vec::new(),
         would_delete: Vec::new(),
+        paths_to_delete: plan.items.iter().map(|i| i.path.clone()).collect(),
         kept_newest: plan.kept_newest,
         kept_backups: plan.kept_backups,
         notes: plan.notes,
@@ -516,6 +520,7 @@ mod tests {
             encryption_cert_thumbprint: Some("AB".repeat(20)),
             encryption_key_id: None,
             host_name: "h".into(),
+            is_automatic_backup: false,
             role_status: vec![RoleStatus {
                 role_name: "a".into(),
                 status,

@@ -13,6 +13,7 @@ use crate::backup::{self, Observer};
 use crate::error::{Error, Result};
 use crate::lock::{self, Operation};
 use crate::manifest::Manifest;
+use crate::monitor::{RunEnd, RunMonitor};
 use crate::retention::{self, PruneReport};
 use crate::settings::Loaded;
 use crate::state::{self, LastBackup, State, Trigger};
@@ -203,6 +204,34 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     if !is_due(&state, now) && !is_retry_due(&state, now) {
         return Ok(TickReport::idle(TickOutcome::NotDue, &state));
     }
+    // A backup is due: the monitor pings and writes metrics for a run that starts (or fails
+    // to start), not for a slot skipped because another backup is running.
+    let mut monitor = RunMonitor::new(loaded, Trigger::Scheduled, now);
+    let result = tick_due(loaded, now, &mut monitor, observer);
+    let end = match &result {
+        Ok(r) => r.backup.as_ref().map(|m| {
+            (
+                RunEnd::of(&Ok(m.clone())),
+                r.prune.as_ref().map(|p| p.kept_backups),
+            )
+        }),
+        Err(e) => Some((RunEnd::failed(e), None)),
+    };
+    if let Some((end, on_target)) = end {
+        monitor.finish(&end, on_target, &mut |w| observer.warning(w));
+    }
+    result
+}
+
+/// The rest of a [`tick`] once a slot (or a retry) is due.
+fn tick_due(
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+    monitor: &mut RunMonitor<'_>,
+    observer: &mut dyn Observer,
+) -> Result<TickReport> {
+    let paths = &loaded.paths;
+    let freq = loaded.settings.backup_frequency_in_hours;
     let recipient = loaded.recipient()?;
     let target = match loaded
         .settings
@@ -277,15 +306,19 @@ pub fn tick(loaded: &Loaded, observer: &mut dyn Observer) -> Result<TickReport> 
     st.save(&paths.state)?;
     drop(state_lock);
 
-    let m = match backup::run_locked(
-        loaded,
-        target.as_ref(),
-        &recipient,
-        &mut run_lock,
-        Trigger::Scheduled,
-        now,
-        observer,
-    ) {
+    let m = match backup::ensure_room(loaded, target.as_ref(), Trigger::Scheduled, now, observer)
+        .and_then(|()| {
+            monitor.started();
+            backup::run_locked(
+                loaded,
+                target.as_ref(),
+                &recipient,
+                &mut run_lock,
+                Trigger::Scheduled,
+                now,
+                observer,
+            )
+        }) {
         Ok(m) => m,
         Err(e) => {
             drop(run_lock);

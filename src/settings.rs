@@ -109,6 +109,14 @@ pub struct Settings {
     /// with what was written (costs one full read of every archive; off by default).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verify_after_write: bool,
+    /// A healthchecks.io-style URL pinged when a backup run starts (`URL/start`), succeeds
+    /// (`URL`) or fails (`URL/fail`). May hold a secret token: shown only as scheme and host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    /// A Prometheus text-format file (node_exporter's textfile collector) rewritten after
+    /// every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_file: Option<PathBuf>,
     #[serde(default)]
     pub sources: Vec<Source>,
 }
@@ -199,6 +207,8 @@ impl Loaded {
                     encryption_mode: EncryptionMode::Key,
                     encryption_certificate: None,
                     verify_after_write: false,
+                    notify_url: None,
+                    metrics_file: None,
                     sources: v1.sources.clone(),
                 };
                 let secrets = Secrets {
@@ -336,6 +346,17 @@ impl Settings {
                 ));
             }
         }
+        if let Some(u) = &self.notify_url {
+            validate_notify_url(u)?;
+        }
+        if let Some(m) = &self.metrics_file {
+            if !m.is_absolute() {
+                return Err(Error::invalid(
+                    "metrics_file",
+                    "must be an absolute path to a file (configure --metrics-file PATH)",
+                ));
+            }
+        }
         if self.encryption_mode == EncryptionMode::Certificate
             && self.encryption_certificate.is_none()
         {
@@ -345,6 +366,47 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+/// The notification URL: `http://` or `https://`, a host, at most 2048 characters, no spaces
+/// or control characters (docs/SETTINGS.md).
+pub fn validate_notify_url(url: &str) -> Result<()> {
+    let bad = || {
+        Error::invalid(
+            "notify-url",
+            "must be an http:// or https:// URL with a host (at most 2048 characters, no spaces), e.g. https://hc-ping.com/<uuid>; '' removes it",
+        )
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    if url.len() > 2048
+        || host.is_empty()
+        || host.starts_with(':')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// A URL as it may be shown: scheme and host (and port) only, the path (which may hold a ping
+/// key or token) and any user info replaced by `…`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => return "(not a URL)".into(),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if rest.len() > authority.len() || authority.contains('@') {
+        format!("{scheme}://{host}/…")
+    } else {
+        format!("{scheme}://{host}")
     }
 }
 

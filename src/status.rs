@@ -43,6 +43,10 @@ pub struct SettingsView {
     pub encryption_key_id: Option<String>,
     /// Each archive is read back after it is written and its SHA-256 compared.
     pub verify_after_write: bool,
+    /// The notification URL, scheme and host only (its path may hold a ping key).
+    pub notify_url: Option<String>,
+    /// The Prometheus textfile written after every run.
+    pub metrics_file: Option<String>,
     pub sources: Vec<SourceView>,
     pub settings_file: String,
 }
@@ -73,6 +77,8 @@ impl SettingsView {
             encryption_cert_expiry: cert.as_ref().map(|c| c.not_after),
             encryption_key_id: key_id,
             verify_after_write: s.verify_after_write,
+            notify_url: s.notify_url.as_deref().map(crate::settings::redact_url),
+            metrics_file: s.metrics_file.as_ref().map(|m| m.display().to_string()),
             sources: s
                 .sources
                 .iter()
@@ -163,13 +169,16 @@ pub fn assess(
             .as_ref()
             .map(|b| b.size_in_bytes)
             .unwrap_or(0);
-        if c.total > 0 && (c.available.saturating_mul(10) < c.total || c.available < last) {
+        // The next two backups should fit (the capacity check refuses a backup that does not).
+        let next_two = last.saturating_mul(2);
+        if c.total > 0 && (c.available.saturating_mul(10) < c.total || c.available < next_two) {
             out.push(Health {
                 code: "targetAlmostFull",
                 message: format!(
-                    "the target is almost full: {} free of {} (the last backup took {})",
+                    "the target is almost full: {} free of {}, less than 10 % or than the next two backups need (about {}: the last backup took {})",
                     human_bytes(c.available),
                     human_bytes(c.total),
+                    human_bytes(next_two),
                     human_bytes(last)
                 ),
             });

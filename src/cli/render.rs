@@ -57,6 +57,12 @@ pub fn settings(v: &SettingsView) -> String {
             "false".into()
         },
     );
+    if let Some(u) = &v.notify_url {
+        line("notifyUrl", u.clone());
+    }
+    if let Some(m) = &v.metrics_file {
+        line("metricsFile", m.clone());
+    }
     for src in &v.sources {
         line(&format!("source {}", src.name), src.path.clone());
     }

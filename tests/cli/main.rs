@@ -17,6 +17,7 @@ mod keys;
 mod legacy;
 mod lock;
 mod manifest;
+mod ops;
 mod prune;
 mod schedule;
 mod shape;

@@ -102,6 +102,12 @@ def _uint(limit):
     return read
 
 
+def _bool(v, where):
+    if not isinstance(v, bool):
+        raise _json_error(where, "expected a boolean")
+    return v
+
+
 def _status(v, where):
     if not isinstance(v, str):
         raise _json_error(where, "expected a status string")
@@ -186,6 +192,7 @@ MANIFEST_FIELDS = {
     "encryptionKeyId": (_opt_string, None),
     "hostName": (_string, REQUIRED),
     "roleStatus": (_roles, REQUIRED),
+    "isAutomaticBackup": (_bool, False),
 }
 
 

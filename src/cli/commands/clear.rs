@@ -1,5 +1,6 @@
 //! `clear`: remove settings, secrets, state and the local lock file after a confirmation
-//! (Clear-AzsBackupConfiguration). Backups on the target are never touched.
+//! (Clear-AzsBackupConfiguration, which never shipped in the released module: this mirrors the
+//! portal's intent, not a cmdlet). Backups on the target are never touched.
 
 use super::Context;
 use crate::cli::command_error::CommandError;

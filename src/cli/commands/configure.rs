@@ -53,6 +53,19 @@ pub struct ConfigureArgs {
     /// (catches shares that truncate or corrupt silently; costs one extra read of every archive).
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub verify_after_write: Option<bool>,
+    /// Turn automatic backups on or off, as enable-auto / disable-auto
+    /// (Set-AzsBackupConfiguration -IsBackupSchedulerEnabled)
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub is_backup_scheduler_enabled: Option<bool>,
+    /// Ping this URL when a backup starts (URL/start), succeeds (URL) or fails (URL/fail), as
+    /// healthchecks.io and compatible monitors expect; '' removes it. Only scheme and host are
+    /// ever shown (the path may hold a ping key).
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// After every run, write Prometheus metrics to this file (for node_exporter's textfile
+    /// collector), atomically; '' removes it
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<String>,
     /// Confirm changes that delete backups (reducing retention) without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -85,6 +98,9 @@ pub fn run(ctx: &Context, a: ConfigureArgs) -> Result<i32, CommandError> {
         remove_sources: a.remove_source.clone(),
         verify_target: !a.no_verify,
         verify_after_write: a.verify_after_write,
+        scheduler_enabled: a.is_backup_scheduler_enabled,
+        notify_url: a.notify_url.clone(),
+        metrics_file: a.metrics_file.clone().map(PathBuf::from),
     };
     let yes = a.yes;
     let mut confirm = |msg: &str| -> bool {
@@ -119,8 +135,13 @@ pub fn run(ctx: &Context, a: ConfigureArgs) -> Result<i32, CommandError> {
     }
     if outcome.first_time {
         out.say(format!(
-            "Configured {}; automatic backups are on.",
-            paths.settings.display()
+            "Configured {}; automatic backups are {}.",
+            paths.settings.display(),
+            if outcome.state.is_backup_scheduler_enabled {
+                "on"
+            } else {
+                "off"
+            }
         ))?;
     } else if outcome.changed.is_empty() {
         out.say("Nothing changed.")?;

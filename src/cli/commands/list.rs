@@ -17,6 +17,12 @@ pub struct ListArgs {
     /// Also list folders of interrupted or failed runs
     #[arg(long)]
     pub all: bool,
+    /// Show at most N backups (after --skip), newest first (Get-AzsBackup -Top)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
+    /// Leave out the N newest backups (Get-AzsBackup -Skip)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip: u64,
 }
 
 pub fn run(ctx: &Context, a: ListArgs) -> Result<i32, CommandError> {
@@ -29,6 +35,11 @@ pub fn run(ctx: &Context, a: ListArgs) -> Result<i32, CommandError> {
             Found::Backup(m) => Some(m.as_ref()),
             _ => None,
         })
+        .skip(usize::try_from(a.skip).unwrap_or(usize::MAX))
+        .take(
+            a.top
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        )
         .collect();
     let incomplete: Vec<(&str, &str, &str)> = found
         .iter()

@@ -64,7 +64,7 @@ pub struct Cli {
 pub enum Command {
     /// Create or change settings (Set-AzsBackupConfiguration; the Configuration blade)
     #[command(
-        after_help = "Example:\n  azs-backup configure --path '\\\\fileserver.contoso.com\\AzSBackups\\region1' \\\n    --username 'CONTOSO\\backupshareuser' --password-stdin \\\n    --encryption-cert-path ./certs/backup.contoso.com.cer --source identity=/var/lib/identity < pw.txt\n\nOnly the flags given change; the others keep their value."
+        after_help = "Example:\n  azs-backup configure --path '\\\\fileserver.contoso.com\\AzSBackups\\region1' \\\n    --username 'CONTOSO\\backupshareuser' --password-stdin \\\n    --encryption-cert-path ./certs/backup.contoso.com.cer --source identity=/var/lib/identity < pw.txt\n  azs-backup configure --notify-url https://hc-ping.com/<uuid> \\\n    --metrics-file /var/lib/node_exporter/textfile_collector/azs-backup.prom\n  azs-backup configure --is-backup-scheduler-enabled false\n\nOnly the flags given change; the others keep their value. --notify-url and --metrics-file\nare described in docs/SCHEDULING.md (Monitoring); '' removes either."
     )]
     Configure(configure::ConfigureArgs),
     /// Show settings, schedule, last backup, capacity and health (Get-AzsBackupConfiguration; Essentials)
@@ -92,11 +92,13 @@ pub enum Command {
     Tick,
     /// Delete old backups (Invoke-AzsPruneBackupLocationExternalStore)
     #[command(
-        after_help = "Examples:\n  azs-backup prune --dry-run\n  azs-backup prune --operation-type Default --json\n\nMirrors Invoke-AzsPruneBackupLocationExternalStore -OperationType Default|DryRun. Deletes\nbackups created before now minus backupRetentionPeriodInDays, backups with status Failed,\nfolders of interrupted runs (no manifest) and stray .partial files. Never deletes the newest\nSucceeded backup, even past the retention period, and says so. --dry-run lists the paths it\nwould delete and deletes nothing. Exit 5 while a backup runs."
+        after_help = "Examples:\n  azs-backup prune --dry-run\n  azs-backup prune --operation-type Default --json\n\nMirrors Invoke-AzsPruneBackupLocationExternalStore -OperationType Default|DryRun. Deletes\nbackups created before now minus backupRetentionPeriodInDays, backups with status Failed,\nfolders of interrupted runs (no manifest) and stray .partial files. Never deletes the newest\nSucceeded backup, even past the retention period, and says so. --dry-run lists the paths it\nwould delete and deletes nothing. Exit 5 while a backup runs. --json gives pathsToDelete (the\nAzure API's field) for both operation types."
     )]
     Prune(prune::PruneArgs),
     /// List backups on the target, newest first (Get-AzsBackup)
-    #[command(after_help = "Example:\n  azs-backup list --json")]
+    #[command(
+        after_help = "Examples:\n  azs-backup list --json\n  azs-backup list --top 10 --skip 20   # the 21st to 30th newest (Get-AzsBackup -Top 10 -Skip 20)"
+    )]
     List(list::ListArgs),
     /// Show one backup (Get-AzsBackup -Name ID)
     #[command(after_help = "Example:\n  azs-backup show 2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d")]
@@ -128,7 +130,7 @@ pub enum Command {
     RotateCert(rotate_cert::RotateCertArgs),
     /// Remove settings, secrets and state (Clear-AzsBackupConfiguration)
     #[command(
-        after_help = "Example:\n  azs-backup clear --yes\n\nMirrors Clear-AzsBackupConfiguration. Asks first (--yes for scripts); backups on the\ntarget are never touched. Afterwards every command that needs settings fails with\n\"not configured\" (exit 3) until the next `configure`."
+        after_help = "Example:\n  azs-backup clear --yes\n\nMirrors Clear-AzsBackupConfiguration. Asks first (--yes for scripts); backups on the\ntarget are never touched. Afterwards every command that needs settings fails with\n\"not configured\" (exit 3) until the next `configure`.\n\nNote: Clear-AzsBackupConfiguration never shipped in the released Azs.Backup.Admin module;\nthis command mirrors the portal's intent (forget the configuration), not a cmdlet."
     )]
     Clear(clear::ClearArgs),
     /// Decrypt an Azure Stack Hub backup snapshot (Unprotect-AzsBackup)
