@@ -17,6 +17,7 @@ use crate::monitor::{RunEnd, RunMonitor};
 use crate::retention::{self, PruneReport};
 use crate::settings::Loaded;
 use crate::state::{self, LastBackup, State, Trigger};
+use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -230,7 +231,6 @@ fn tick_due(
     monitor: &mut RunMonitor<'_>,
     observer: &mut dyn Observer,
 ) -> Result<TickReport> {
-    let paths = &loaded.paths;
     let freq = loaded.settings.backup_frequency_in_hours;
     let recipient = loaded.recipient()?;
     let target = match loaded
@@ -244,67 +244,16 @@ fn tick_due(
             return Err(e);
         }
     };
-
-    // Under the state lock: look again (another tick may have taken this slot), then take the
-    // run lock and move the schedule on, so that no later tick takes this slot again.
-    let state_lock = state::lock(&paths.state)?;
-    let mut st = State::load(&paths.state)?;
-    let retry = is_retry_due(&st, now);
-    if !is_due(&st, now) && !retry {
-        let reason = if st.is_backup_scheduler_enabled {
-            TickOutcome::NotDue
-        } else {
-            TickOutcome::AutomaticBackupsOff
-        };
-        return Ok(TickReport::idle(reason, &st));
-    }
-    let (slot, next) = if retry {
-        // The slot stays where it is; this is another try of the one that failed.
-        let at = st.retry_at.expect("retry implies a time");
-        (at, st.next_backup_time.expect("retry implies a next slot"))
-    } else {
-        let slot = st.next_backup_time.expect("due implies a time");
-        (slot, next_slot_after(slot, freq, now))
-    };
-    st.next_backup_time = Some(next);
-    st.retry_at = None;
-    let backup_id = uuid::Uuid::new_v4().to_string();
-    let acquired = lock::acquire(
-        &paths.lock,
-        target.as_ref(),
-        Operation::Backup {
-            backup_id,
-            trigger: Trigger::Scheduled,
-        },
-        now,
-        &mut |w| observer.warning(w),
-    );
-    let mut run_lock = match acquired {
-        Ok(l) => l,
-        Err(Error::Locked(running)) => {
-            st.last_skipped_time = Some(slot);
-            st.save(&paths.state)?;
-            return Ok(TickReport {
-                ran: false,
+    let (mut run_lock, slot, next, retry) =
+        match claim_slot(loaded, target.as_ref(), now, observer)? {
+            Claim::Idle(report) => return Ok(*report),
+            Claim::Claimed {
+                run_lock,
+                slot,
+                next,
                 retry,
-                reason: TickOutcome::Skipped,
-                is_backup_scheduler_enabled: true,
-                slot: Some(slot),
-                next_backup_time: Some(next),
-                running: Some(running),
-                backup: None,
-                prune: None,
-            });
-        }
-        Err(e) => {
-            st.record_backup(LastBackup::failed(Trigger::Scheduled, now, &e));
-            st.retry_at = retry_after(&e, now, st.next_backup_time);
-            st.save(&paths.state)?;
-            return Err(e);
-        }
-    };
-    st.save(&paths.state)?;
-    drop(state_lock);
+            } => (run_lock, slot, next, retry),
+        };
 
     let m = match backup::ensure_room(loaded, target.as_ref(), Trigger::Scheduled, now, observer)
         .and_then(|()| {
@@ -323,7 +272,7 @@ fn tick_due(
         Err(e) => {
             drop(run_lock);
             if let Some(at) = retry_after(&e, now, Some(next)) {
-                State::update(&paths.state, |s| {
+                State::update(&loaded.paths.state, |s| {
                     s.retry_at = Some(at);
                     Ok(())
                 })?;
@@ -353,6 +302,94 @@ fn tick_due(
         running: None,
         backup: Some(m),
         prune: Some(prune),
+    })
+}
+
+/// What [`claim_slot`] found: nothing to do after all, or a slot this run now owns.
+enum Claim<'t> {
+    Idle(Box<TickReport>),
+    Claimed {
+        run_lock: Box<lock::RunLock<'t>>,
+        slot: DateTime<Utc>,
+        next: DateTime<Utc>,
+        retry: bool,
+    },
+}
+
+/// Under the state lock: looks again (another tick may have taken this slot), then takes the
+/// run lock and moves the schedule on, so that no later tick takes this slot again. A slot
+/// that meets a running backup is recorded as skipped.
+fn claim_slot<'t>(
+    loaded: &Loaded,
+    target: &'t dyn Store,
+    now: DateTime<Utc>,
+    observer: &mut dyn Observer,
+) -> Result<Claim<'t>> {
+    let paths = &loaded.paths;
+    let freq = loaded.settings.backup_frequency_in_hours;
+    let state_lock = state::lock(&paths.state)?;
+    let mut st = State::load(&paths.state)?;
+    let retry = is_retry_due(&st, now);
+    if !is_due(&st, now) && !retry {
+        let reason = if st.is_backup_scheduler_enabled {
+            TickOutcome::NotDue
+        } else {
+            TickOutcome::AutomaticBackupsOff
+        };
+        return Ok(Claim::Idle(Box::new(TickReport::idle(reason, &st))));
+    }
+    let (slot, next) = if retry {
+        // The slot stays where it is; this is another try of the one that failed.
+        let at = st.retry_at.expect("retry implies a time");
+        (at, st.next_backup_time.expect("retry implies a next slot"))
+    } else {
+        let slot = st.next_backup_time.expect("due implies a time");
+        (slot, next_slot_after(slot, freq, now))
+    };
+    st.next_backup_time = Some(next);
+    st.retry_at = None;
+    let backup_id = uuid::Uuid::new_v4().to_string();
+    let acquired = lock::acquire(
+        &paths.lock,
+        target,
+        Operation::Backup {
+            backup_id,
+            trigger: Trigger::Scheduled,
+        },
+        now,
+        &mut |w| observer.warning(w),
+    );
+    let run_lock = match acquired {
+        Ok(l) => l,
+        Err(Error::Locked(running)) => {
+            st.last_skipped_time = Some(slot);
+            st.save(&paths.state)?;
+            return Ok(Claim::Idle(Box::new(TickReport {
+                ran: false,
+                retry,
+                reason: TickOutcome::Skipped,
+                is_backup_scheduler_enabled: true,
+                slot: Some(slot),
+                next_backup_time: Some(next),
+                running: Some(running),
+                backup: None,
+                prune: None,
+            })));
+        }
+        Err(e) => {
+            st.record_backup(LastBackup::failed(Trigger::Scheduled, now, &e));
+            st.retry_at = retry_after(&e, now, st.next_backup_time);
+            st.save(&paths.state)?;
+            return Err(e);
+        }
+    };
+    st.save(&paths.state)?;
+    drop(state_lock);
+    Ok(Claim::Claimed {
+        run_lock: Box::new(run_lock),
+        slot,
+        next,
+        retry,
     })
 }
 

@@ -163,6 +163,14 @@ pub fn assess(
     now: DateTime<Utc>,
 ) -> Vec<Health> {
     let mut out = Vec::new();
+    capacity_health(state, capacity, &mut out);
+    schedule_health(loaded, state, now, &mut out);
+    settings_health(loaded, now, &mut out);
+    out
+}
+
+/// `targetAlmostFull`.
+fn capacity_health(state: &State, capacity: Option<Capacity>, out: &mut Vec<Health>) {
     if let Some(c) = capacity {
         let last = state
             .last_successful_backup
@@ -184,6 +192,10 @@ pub fn assess(
             });
         }
     }
+}
+
+/// `automaticBackupsPaused`, `noRecentBackup`, `lastBackupFailed`, `lastScheduledRunSkipped`.
+fn schedule_health(loaded: &Loaded, state: &State, now: DateTime<Utc>, out: &mut Vec<Health>) {
     if !state.is_backup_scheduler_enabled {
         out.push(Health {
             code: "automaticBackupsPaused",
@@ -238,6 +250,10 @@ pub fn assess(
             });
         }
     }
+}
+
+/// `certificateExpired`, `certificateExpiring`, `settingsFromOlderVersion`.
+fn settings_health(loaded: &Loaded, now: DateTime<Utc>, out: &mut Vec<Health>) {
     if let Ok(Some(cert)) = loaded.settings.certificate() {
         if let Some(w) = cert.expiry_warning(now) {
             out.push(Health {
@@ -259,7 +275,6 @@ pub fn assess(
             ),
         });
     }
-    out
 }
 
 /// `1.5 GiB`-style sizes.
