@@ -181,29 +181,8 @@ pub fn plan(
             Found::Incomplete { .. } | Found::Invalid { .. } => None,
         })
         .collect();
-    // The backup prune protects must be whole on the target: a manifest planted in a new
-    // folder, naming files that are not there, cannot take its place.
-    let mut protected = None;
-    let mut candidates: Vec<&Manifest> = backups
-        .iter()
-        .filter(|m| m.status == Status::Succeeded && m.created_date_time <= now)
-        .collect();
-    candidates.sort_by(|a, b| {
-        b.created_date_time
-            .cmp(&a.created_date_time)
-            .then_with(|| b.backup_id.cmp(&a.backup_id))
-    });
     let mut notes = Vec::new();
-    for m in candidates {
-        if files_present(target, m)? {
-            protected = Some(m.backup_id.clone());
-            break;
-        }
-        notes.push(format!(
-            "backup {} is not the newest complete backup: some of its archives are missing or have the wrong size (run `azs-backup verify {}`)",
-            m.backup_id, m.backup_id
-        ));
-    }
+    let protected = newest_complete(target, &backups, now, &mut notes)?;
     let age = by_age(&backups, now, retention_days, protected.as_deref());
     let mut items = Vec::new();
     let mut doomed = std::collections::HashSet::new();
@@ -241,8 +220,68 @@ pub fn plan(
             k.created_date_time.to_rfc3339()
         ));
     }
+    leftover_folders(target, &found, running, &mut items, &mut notes)?;
+    // Stray files: in MASBackup/ itself, and inside the backups that stay.
+    let mut dirs = vec![ROOT.to_string()];
+    dirs.extend(
+        backups
+            .iter()
+            .filter(|m| !doomed.contains(&m.backup_id))
+            .map(|m| manifest::backup_dir(&m.backup_id)),
+    );
+    stray_files(target, dirs, &mut items)?;
+    Ok(Plan {
+        kept_backups: backups.len() - doomed.len(),
+        items,
+        kept_newest,
+        notes,
+        cutoff: age.cutoff,
+    })
+}
+
+/// The newest `Succeeded` backup whose archives are all on the target at their recorded sizes:
+/// the one prune never deletes. A manifest planted in a new folder, naming files that are not
+/// there, cannot take its place.
+fn newest_complete(
+    target: &dyn Store,
+    backups: &[Manifest],
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Result<Option<String>> {
+    // The backup prune protects must be whole on the target: a manifest planted in a new
+    // folder, naming files that are not there, cannot take its place.
+    let mut candidates: Vec<&Manifest> = backups
+        .iter()
+        .filter(|m| m.status == Status::Succeeded && m.created_date_time <= now)
+        .collect();
+    candidates.sort_by(|a, b| {
+        b.created_date_time
+            .cmp(&a.created_date_time)
+            .then_with(|| b.backup_id.cmp(&a.backup_id))
+    });
+    for m in candidates {
+        if files_present(target, m)? {
+            return Ok(Some(m.backup_id.clone()));
+        }
+        notes.push(format!(
+            "backup {} is not the newest complete backup: some of its archives are missing or have the wrong size (run `azs-backup verify {}`)",
+            m.backup_id, m.backup_id
+        ));
+    }
+    Ok(None)
+}
+
+/// Folders without a (readable) manifest that an interrupted run left, old enough to be
+/// leftovers, into `items`; the ones left alone are explained in `notes`.
+fn leftover_folders(
+    target: &dyn Store,
+    found: &[Found],
+    running: Option<&str>,
+    items: &mut Vec<PruneItem>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
     let lease = crate::lock::lease();
-    for f in &found {
+    for f in found {
         let (name, reason) = match f {
             Found::Incomplete { name, reason } => (name, reason),
             Found::Invalid { name, reason } => {
@@ -290,14 +329,12 @@ pub fn plan(
             reason: format!("no manifest: left by an interrupted or failed run ({reason})"),
         });
     }
-    // Stray files: in MASBackup/ itself, and inside the backups that stay.
-    let mut dirs = vec![ROOT.to_string()];
-    dirs.extend(
-        backups
-            .iter()
-            .filter(|m| !doomed.contains(&m.backup_id))
-            .map(|m| manifest::backup_dir(&m.backup_id)),
-    );
+    Ok(())
+}
+
+/// Stray files (stale locks, incomplete uploads, probe files) in `dirs`, into `items`.
+fn stray_files(target: &dyn Store, dirs: Vec<String>, items: &mut Vec<PruneItem>) -> Result<()> {
+    let lease = crate::lock::lease();
     for dir in dirs {
         let entries = match target.list(&dir) {
             Ok(e) => e,
@@ -335,13 +372,7 @@ pub fn plan(
             });
         }
     }
-    Ok(Plan {
-        kept_backups: backups.len() - doomed.len(),
-        items,
-        kept_newest,
-        notes,
-        cutoff: age.cutoff,
-    })
+    Ok(())
 }
 
 /// How long ago a target timestamp was, by this host's real clock (target timestamps are real
