@@ -7,9 +7,9 @@ use crate::crypto::LegacyKey;
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::settings::{
-    validate_frequency, validate_retention, validate_source_name, validate_username,
-    EncryptionMode, Loaded, Secrets, Settings, SettingsPaths, Source, FREQUENCY_DEFAULT,
-    RETENTION_DEFAULT, SETTINGS_VERSION,
+    validate_compression_level, validate_frequency, validate_retention, validate_source_name,
+    validate_username, EncryptionMode, Loaded, Secrets, Settings, SettingsPaths, Source,
+    FREQUENCY_DEFAULT, RETENTION_DEFAULT, SETTINGS_VERSION,
 };
 use crate::state::State;
 use crate::target::{self, Target, TargetSpec};
@@ -35,6 +35,8 @@ pub struct ConfigureRequest {
     pub verify_target: bool,
     /// Read every archive back after writing it and compare its SHA-256.
     pub verify_after_write: Option<bool>,
+    /// zstd level of new archives.
+    pub compression_level: Option<i32>,
 }
 
 /// What `configure` did.
@@ -72,6 +74,9 @@ pub fn configure(
     }
     if let Some(r) = req.retention_days {
         validate_retention(r)?;
+    }
+    if let Some(l) = req.compression_level {
+        validate_compression_level(l)?;
     }
     if let Some(u) = &req.username {
         validate_username(u)?;
@@ -123,6 +128,7 @@ pub fn configure(
                     encryption_mode: EncryptionMode::Certificate,
                     encryption_certificate: None,
                     verify_after_write: false,
+                    compression_level: None,
                     sources: Vec::new(),
                 },
                 secrets: Secrets::default(),
@@ -177,6 +183,15 @@ pub fn configure(
         if v != s.verify_after_write {
             s.verify_after_write = v;
             changed.push("verifyAfterWrite");
+        }
+    }
+    if let Some(l) = req.compression_level {
+        if Some(l) != s.compression_level {
+            let was = s.compression_level();
+            s.compression_level = Some(l);
+            if l != was {
+                changed.push("compressionLevel");
+            }
         }
     }
     // Encryption (docs/SETTINGS.md).

@@ -516,6 +516,7 @@ mod tests {
             encryption_cert_thumbprint: Some("AB".repeat(20)),
             encryption_key_id: None,
             host_name: "h".into(),
+            compression_level: None,
             role_status: vec![RoleStatus {
                 role_name: "a".into(),
                 status,

@@ -43,6 +43,8 @@ pub struct SettingsView {
     pub encryption_key_id: Option<String>,
     /// Each archive is read back after it is written and its SHA-256 compared.
     pub verify_after_write: bool,
+    /// zstd level of new archives.
+    pub compression_level: i32,
     pub sources: Vec<SourceView>,
     pub settings_file: String,
 }
@@ -73,6 +75,7 @@ impl SettingsView {
             encryption_cert_expiry: cert.as_ref().map(|c| c.not_after),
             encryption_key_id: key_id,
             verify_after_write: s.verify_after_write,
+            compression_level: s.compression_level(),
             sources: s
                 .sources
                 .iter()

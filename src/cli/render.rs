@@ -57,6 +57,7 @@ pub fn settings(v: &SettingsView) -> String {
             "false".into()
         },
     );
+    line("compressionLevel", format!("zstd {}", v.compression_level));
     for src in &v.sources {
         line(&format!("source {}", src.name), src.path.clone());
     }

@@ -53,6 +53,9 @@ pub struct ConfigureArgs {
     /// (catches shares that truncate or corrupt silently; costs one extra read of every archive).
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub verify_after_write: Option<bool>,
+    /// zstd level of new archives (1..=19, default 3; higher: smaller and slower)
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
+    pub compression_level: Option<i32>,
     /// Confirm changes that delete backups (reducing retention) without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -85,6 +88,7 @@ pub fn run(ctx: &Context, a: ConfigureArgs) -> Result<i32, CommandError> {
         remove_sources: a.remove_source.clone(),
         verify_target: !a.no_verify,
         verify_after_write: a.verify_after_write,
+        compression_level: a.compression_level,
     };
     let yes = a.yes;
     let mut confirm = |msg: &str| -> bool {
