@@ -191,7 +191,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__configure)
-            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --is-backup-scheduler-enabled --notify-url --metrics-file --yes --config --json --quiet --verbose --help"
+            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --is-backup-scheduler-enabled --notify-url --metrics-file --compression-level --yes --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +254,10 @@ _azs__backup() {
                     return 0
                     ;;
                 --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compression-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

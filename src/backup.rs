@@ -27,6 +27,8 @@ pub struct BackupRequest<'a> {
     pub backup_id: Option<String>,
     /// Read each archive back after committing it and compare its SHA-256.
     pub verify_after_write: bool,
+    /// zstd level of the archives (recorded in the manifest).
+    pub compression_level: i32,
     /// Called before each source and right before the manifest is written: an error stops the
     /// run there, with no manifest (used to stop a run that lost its lock).
     pub guard: Option<&'a dyn Fn() -> Result<()>>,
@@ -100,6 +102,7 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
         encryption_cert_thumbprint: thumbprint,
         encryption_key_id: key_id,
         host_name: host_name(),
+        compression_level: Some(req.compression_level),
         role_status: roles,
         is_automatic_backup: req.automatic,
     };
@@ -252,7 +255,12 @@ fn backup_source(
             let written = progress.borrow().1;
             observer.progress(read, written);
         };
-        archive::pack(&source.path, Fused::new(enc), &mut on_progress)
+        archive::pack(
+            &source.path,
+            Fused::new(enc),
+            req.compression_level,
+            &mut on_progress,
+        )
     };
     let (enc, stats) = match packed {
         Ok((
@@ -657,6 +665,7 @@ pub fn run_locked(
             now,
             backup_id,
             verify_after_write: loaded.settings.verify_after_write,
+            compression_level: loaded.settings.compression_level(),
             guard: Some(&guard),
             automatic: trigger == crate::state::Trigger::Scheduled,
         },

@@ -7,9 +7,9 @@ use crate::crypto::LegacyKey;
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::settings::{
-    validate_frequency, validate_retention, validate_source_name, validate_username,
-    EncryptionMode, Loaded, Secrets, Settings, SettingsPaths, Source, FREQUENCY_DEFAULT,
-    RETENTION_DEFAULT, SETTINGS_VERSION,
+    validate_compression_level, validate_frequency, validate_retention, validate_source_name,
+    validate_username, EncryptionMode, Loaded, Secrets, Settings, SettingsPaths, Source,
+    FREQUENCY_DEFAULT, RETENTION_DEFAULT, SETTINGS_VERSION,
 };
 use crate::state::State;
 use crate::store::{self, Store, TargetSpec};
@@ -42,6 +42,8 @@ pub struct ConfigureRequest {
     pub notify_url: Option<String>,
     /// Prometheus textfile to write after every run (`Some("")` removes it).
     pub metrics_file: Option<PathBuf>,
+    /// zstd level of new archives.
+    pub compression_level: Option<i32>,
 }
 
 /// What `configure` did.
@@ -95,6 +97,7 @@ pub fn configure(
         scheduler_enabled,
         notify_url,
         metrics_file,
+        compression_level,
     } = req;
     apply_monitoring(&mut loaded.settings, notify_url, metrics_file, &mut changed)?;
     apply_simple_fields(
@@ -106,6 +109,7 @@ pub fn configure(
             frequency_hours,
             retention_days,
             verify_after_write,
+            compression_level,
         },
         &mut changed,
     )?;
@@ -172,6 +176,9 @@ fn validate_request(req: &ConfigureRequest) -> Result<()> {
     if let Some(r) = req.retention_days {
         validate_retention(r)?;
     }
+    if let Some(l) = req.compression_level {
+        validate_compression_level(l)?;
+    }
     if let Some(u) = &req.username {
         validate_username(u)?;
     }
@@ -227,6 +234,7 @@ fn first_settings(paths: &SettingsPaths, req: &ConfigureRequest) -> Result<Loade
             encryption_mode: EncryptionMode::Certificate,
             encryption_certificate: None,
             verify_after_write: false,
+            compression_level: None,
             notify_url: None,
             metrics_file: None,
             sources: Vec::new(),
@@ -244,6 +252,7 @@ struct SimpleFields {
     frequency_hours: Option<u32>,
     retention_days: Option<u32>,
     verify_after_write: Option<bool>,
+    compression_level: Option<i32>,
 }
 
 /// Sets the single-valued fields that differ, recording each in `changed`.
@@ -294,6 +303,15 @@ fn apply_simple_fields(
         if v != s.verify_after_write {
             s.verify_after_write = v;
             changed.push("verifyAfterWrite");
+        }
+    }
+    if let Some(l) = f.compression_level {
+        if Some(l) != s.compression_level {
+            let was = s.compression_level();
+            s.compression_level = Some(l);
+            if l != was {
+                changed.push("compressionLevel");
+            }
         }
     }
     Ok(())

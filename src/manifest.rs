@@ -26,6 +26,9 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 pub const MAX_ROLES: usize = 1024;
 /// Sizes and counts above this are refused (2^53: exact in every JSON reader).
 pub const MAX_SIZE: u64 = 1 << 53;
+/// `compressionLevel` values a manifest may record: every level zstd defines (negative ones
+/// are its fast levels), wider than `configure` allows so that a later version's choice reads.
+pub const COMPRESSION_LEVEL_BOUNDS: std::ops::RangeInclusive<i32> = -131_072..=22;
 
 /// A backup's or a source's status, as Azure Stack names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +101,10 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key_id: Option<String>,
     pub host_name: String,
+    /// zstd level the archives were compressed with (absent in manifests of earlier versions,
+    /// which always used level 3). Informational: decompression needs no level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_level: Option<i32>,
     pub role_status: Vec<RoleStatus>,
     /// True when the built-in scheduler (`tick`) made this backup (the Azure API's
     /// `isAutomaticBackup`). Absent in manifests written before it was recorded: `false`.
@@ -309,6 +316,15 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
             ))
         }
     }
+    if let Some(level) = m.compression_level {
+        if !COMPRESSION_LEVEL_BOUNDS.contains(&level) {
+            return Err(bad(format!(
+                "compressionLevel {level} is not a zstd level ({}..={})",
+                COMPRESSION_LEVEL_BOUNDS.start(),
+                COMPRESSION_LEVEL_BOUNDS.end()
+            )));
+        }
+    }
     if m.role_status.len() > MAX_ROLES {
         return Err(bad(format!("roleStatus has more than {MAX_ROLES} sources")));
     }
@@ -404,5 +420,57 @@ fn short(s: &str) -> String {
         s.to_string()
     } else {
         s.chars().take(80).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+
+    fn doc(level: Option<&str>) -> String {
+        let level = level.map_or(String::new(), |l| format!("\"compressionLevel\": {l},"));
+        format!(
+            r#"{{"manifestVersion": 1, "backupId": "{ID}", "toolVersion": "0.1.0",
+            "status": "Failed", "createdDateTime": "2025-01-31T02:00:00Z",
+            "timeTakenToCreate": "PT1S", "hostName": "h", {level}
+            "encryptionKeyId": "key:917a48d9310eddf4",
+            "roleStatus": [{{"roleName": "a", "status": "Failed"}}]}}"#
+        )
+    }
+
+    #[test]
+    fn compression_level_is_optional_and_bounded() {
+        // Manifests of earlier versions have no level.
+        assert_eq!(
+            parse(doc(None).as_bytes(), ID).unwrap().compression_level,
+            None
+        );
+        for ok in ["1", "3", "19", "22", "-5", "-131072"] {
+            let m = parse(doc(Some(ok)).as_bytes(), ID).unwrap();
+            assert_eq!(m.compression_level, Some(ok.parse().unwrap()));
+        }
+        for bad in ["23", "-131073", "2147483648", "3.5", "\"3\"", "null"] {
+            let r = parse(doc(Some(bad)).as_bytes(), ID);
+            if bad == "null" {
+                // JSON null is "absent".
+                assert_eq!(r.unwrap().compression_level, None);
+                continue;
+            }
+            let e = r.unwrap_err().to_string();
+            assert!(
+                e.contains("compressionLevel") || e.contains("invalid"),
+                "{bad}: {e}"
+            );
+        }
+        // Written only when known, read back as written.
+        let mut m = parse(doc(Some("7")).as_bytes(), ID).unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains("\"compressionLevel\":7"), "{json}");
+        m.compression_level = None;
+        assert!(!serde_json::to_string(&m)
+            .unwrap()
+            .contains("compressionLevel"));
     }
 }

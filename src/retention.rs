@@ -552,6 +552,7 @@ mod tests {
             encryption_key_id: None,
             host_name: "h".into(),
             is_automatic_backup: false,
+            compression_level: None,
             role_status: vec![RoleStatus {
                 role_name: "a".into(),
                 status,

@@ -28,6 +28,11 @@ pub const FREQUENCY_DEFAULT: u32 = 12;
 pub const FREQUENCY_RANGE: std::ops::RangeInclusive<u32> = 4..=12;
 pub const RETENTION_DEFAULT: u32 = 7;
 pub const RETENTION_RANGE: std::ops::RangeInclusive<u32> = 2..=14;
+/// zstd level used when the settings do not name one (chosen from the curve in docs/BENCHMARKS.md).
+pub const COMPRESSION_LEVEL_DEFAULT: i32 = 3;
+/// zstd levels `configure --compression-level` accepts. Levels above 19 ("ultra") need windows
+/// of 32 MiB and more per worker, beyond the memory bound (docs/BENCHMARKS.md).
+pub const COMPRESSION_LEVEL_RANGE: std::ops::RangeInclusive<i32> = 1..=19;
 
 /// The files that belong to one settings file.
 #[derive(Debug, Clone)]
@@ -117,6 +122,9 @@ pub struct Settings {
     /// every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_file: Option<PathBuf>,
+    /// zstd level of new archives ([`COMPRESSION_LEVEL_DEFAULT`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_level: Option<i32>,
     #[serde(default)]
     pub sources: Vec<Source>,
 }
@@ -209,6 +217,7 @@ impl Loaded {
                     verify_after_write: false,
                     notify_url: None,
                     metrics_file: None,
+                    compression_level: None,
                     sources: v1.sources.clone(),
                 };
                 let secrets = Secrets {
@@ -327,9 +336,17 @@ impl Settings {
         }
     }
 
+    /// The zstd level of new archives.
+    pub fn compression_level(&self) -> i32 {
+        self.compression_level.unwrap_or(COMPRESSION_LEVEL_DEFAULT)
+    }
+
     /// Checks every field against the rules in docs/SETTINGS.md.
     pub fn validate(&self) -> Result<()> {
         validate_frequency(self.backup_frequency_in_hours)?;
+        if let Some(level) = self.compression_level {
+            validate_compression_level(level)?;
+        }
         validate_retention(self.backup_retention_period_in_days)?;
         validate_username(&self.username)?;
         TargetSpec::parse(&self.path)?;
@@ -437,6 +454,22 @@ pub fn validate_retention(days: u32) -> Result<()> {
                 "{days} is not allowed; allowed values are {}..={} days (default {RETENTION_DEFAULT})",
                 RETENTION_RANGE.start(),
                 RETENTION_RANGE.end()
+            ),
+        ))
+    }
+}
+
+/// zstd level: 1..=19 (docs/SETTINGS.md).
+pub fn validate_compression_level(level: i32) -> Result<()> {
+    if COMPRESSION_LEVEL_RANGE.contains(&level) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "compression-level",
+            format!(
+                "{level} is not allowed; allowed values are zstd levels {}..={} (default {COMPRESSION_LEVEL_DEFAULT})",
+                COMPRESSION_LEVEL_RANGE.start(),
+                COMPRESSION_LEVEL_RANGE.end()
             ),
         ))
     }
@@ -555,6 +588,16 @@ mod tests {
             let e = validate_retention(bad).unwrap_err().to_string();
             assert!(
                 e.contains("backup-retention-period-in-days") && e.contains("2..=14"),
+                "{e}"
+            );
+        }
+        for ok in 1..=19 {
+            validate_compression_level(ok).unwrap();
+        }
+        for bad in [i32::MIN, -1, 0, 20, 22] {
+            let e = validate_compression_level(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("compression-level") && e.contains("1..=19"),
                 "{e}"
             );
         }

@@ -47,6 +47,8 @@ pub struct SettingsView {
     pub notify_url: Option<String>,
     /// The Prometheus textfile written after every run.
     pub metrics_file: Option<String>,
+    /// zstd level of new archives.
+    pub compression_level: i32,
     pub sources: Vec<SourceView>,
     pub settings_file: String,
 }
@@ -79,6 +81,7 @@ impl SettingsView {
             verify_after_write: s.verify_after_write,
             notify_url: s.notify_url.as_deref().map(crate::settings::redact_url),
             metrics_file: s.metrics_file.as_ref().map(|m| m.display().to_string()),
+            compression_level: s.compression_level(),
             sources: s
                 .sources
                 .iter()

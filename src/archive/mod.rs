@@ -20,7 +20,5 @@ mod unpack;
 pub use pack::{pack, PackStats, MAX_CHANGED_LISTED};
 pub use unpack::{unpack, UnpackOptions, UnpackStats};
 
-/// zstd compression level (3: zstd's default, a good speed/size balance for backups).
-pub const ZSTD_LEVEL: i32 = 3;
 /// At most this many zstd compression threads.
 pub const ZSTD_MAX_WORKERS: u32 = 4;

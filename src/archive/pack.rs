@@ -1,6 +1,6 @@
 //! Packing a source directory into tar + zstd.
 
-use super::{ZSTD_LEVEL, ZSTD_MAX_WORKERS};
+use super::ZSTD_MAX_WORKERS;
 use crate::error::{Error, Result};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -27,9 +27,14 @@ pub struct PackStats {
     pub changed_count: u64,
 }
 
-/// Packs the contents of `dir` into `out` as tar + zstd. `progress` is called with the number
-/// of content bytes read so far after each file.
-pub fn pack<W: Write>(dir: &Path, out: W, progress: &mut dyn FnMut(u64)) -> Result<(W, PackStats)> {
+/// Packs the contents of `dir` into `out` as tar + zstd at `level`. `progress` is called with
+/// the number of content bytes read so far after each file.
+pub fn pack<W: Write>(
+    dir: &Path,
+    out: W,
+    level: i32,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(W, PackStats)> {
     let meta = fs::metadata(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
     if !meta.is_dir() {
         return Err(Error::io(
@@ -37,8 +42,8 @@ pub fn pack<W: Write>(dir: &Path, out: W, progress: &mut dyn FnMut(u64)) -> Resu
             io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
-    let mut enc = zstd::Encoder::new(out, ZSTD_LEVEL)
-        .map_err(|e| Error::io("starting zstd".to_string(), e))?;
+    let mut enc =
+        zstd::Encoder::new(out, level).map_err(|e| Error::io("starting zstd".to_string(), e))?;
     // Compress on up to ZSTD_MAX_WORKERS cores. Each worker holds its own window and buffers
     // (about 40 MiB at level 3), so the cap keeps memory bounded on large machines too.
     let _ = enc.multithread(

@@ -63,6 +63,7 @@ pub fn settings(v: &SettingsView) -> String {
     if let Some(m) = &v.metrics_file {
         line("metricsFile", m.clone());
     }
+    line("compressionLevel", format!("zstd {}", v.compression_level));
     for src in &v.sources {
         line(&format!("source {}", src.name), src.path.clone());
     }

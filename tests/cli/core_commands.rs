@@ -518,6 +518,91 @@ fn mismatched_password_confirmation_is_refused_on_a_terminal() {
     assert!(secrets.contains("same-pass"));
 }
 
+#[test]
+fn compression_level_is_validated_stored_shown_and_recorded() {
+    let w = World::new();
+    let (cer, pem) = w.new_cert("level", None);
+    // Compressible data, so that the level shows in the archive size.
+    let text: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("line {i} of a log, value {}\n", i % 97).into_bytes())
+        .collect();
+    w.write("src/app.log", &text);
+    w.configure(&cer, &["logs=src"]);
+    let st = w.json(&["status", "--offline"]);
+    assert_eq!(st["compressionLevel"], 3, "the default: {st}");
+    let id3 = w.backup();
+    let show = w.json(&["show", &id3]);
+    assert_eq!(show["compressionLevel"], 3, "{show}");
+
+    // Out of range: one line naming the field and the range, exit 3, nothing changed.
+    let before = fs::read(w.config()).unwrap();
+    for bad in ["0", "20", "-1", "2147483647"] {
+        let out = w
+            .cmd()
+            .args(["configure", "--no-verify", "--compression-level", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 3, "{bad}: {err}");
+        assert!(err.contains("compression-level"), "names the field: {err}");
+        assert!(err.contains("1..=19"), "names the range: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert_eq!(fs::read(w.config()).unwrap(), before, "{bad}");
+    }
+    // Not a number: a usage error (exit 2) naming the option.
+    let out = w
+        .cmd()
+        .args(["configure", "--compression-level", "fast"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--compression-level"));
+
+    let doc = w.json(&["configure", "--no-verify", "--compression-level", "19"]);
+    assert_eq!(doc["changed"][0], "compressionLevel", "{doc}");
+    assert_eq!(doc["compressionLevel"], 19, "{doc}");
+    assert!(fs::read_to_string(w.config())
+        .unwrap()
+        .contains("compression_level = 19"));
+    let st = w.json(&["status", "--offline"]);
+    assert_eq!(st["compressionLevel"], 19);
+    let human = w.cmd().args(["status", "--offline"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&human.stdout).contains("compressionLevel"));
+    let id19 = w.backup();
+    let show = w.json(&["show", &id19]);
+    assert_eq!(show["compressionLevel"], 19, "{show}");
+    let size = |v: &serde_json::Value| v["roleStatus"][0]["encryptedSizeInBytes"].as_u64().unwrap();
+    assert!(
+        size(&show) < size(&w.json(&["show", &id3])),
+        "level 19 is smaller than level 3"
+    );
+    w.cmd()
+        .args(["restore", &id19, "--to", "restored", "--key"])
+        .arg(&pem)
+        .assert()
+        .success();
+    assert_eq!(fs::read(w.path("restored/logs/app.log")).unwrap(), text);
+
+    // A manifest of an earlier version (no compressionLevel) still reads.
+    let mpath = w.path(&format!("backups/MASBackup/{id3}/manifest.json"));
+    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("compressionLevel");
+    fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let show = w.json(&["show", &id3]);
+    assert!(show.get("compressionLevel").is_none(), "{show}");
+    w.cmd()
+        .args(["verify", &id3, "--key"])
+        .arg(&pem)
+        .assert()
+        .success();
+    // A manifest with a level no zstd has is refused like any other bad field.
+    m["compressionLevel"] = 1000.into();
+    fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let out = w.cmd().args(["show", &id3]).output().unwrap();
+    assert_ne!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("compressionLevel"));
+}
+
 /// Rewrites the manifest's size and SHA-256 for a tampered archive, so that only the
 /// cryptographic checks can notice.
 fn refresh_manifest(dir: &Path, file: &str) {

@@ -66,6 +66,9 @@ pub struct ConfigureArgs {
     /// collector), atomically; '' removes it
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<String>,
+    /// zstd level of new archives (1..=19, default 3; higher: smaller and slower)
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
+    pub compression_level: Option<i32>,
     /// Confirm changes that delete backups (reducing retention) without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -101,6 +104,7 @@ pub fn run(ctx: &Context, a: ConfigureArgs) -> Result<i32, CommandError> {
         scheduler_enabled: a.is_backup_scheduler_enabled,
         notify_url: a.notify_url.clone(),
         metrics_file: a.metrics_file.clone().map(PathBuf::from),
+        compression_level: a.compression_level,
     };
     let yes = a.yes;
     let mut confirm = |msg: &str| -> bool {
