@@ -904,7 +904,7 @@ fn a_snapshot_that_is_not_a_zip_or_not_succeeded_fails_with_exit_7() {
         if s.repo == SRP && s.backup == B2 {
             v["rawPlain"] = "this is not a zip archive".into();
         }
-        if s.repo == CRP && s.backup == B3 {
+        if s.repo == WAS && s.backup == B3 {
             v["status"] = "Failed".into();
         }
     });
@@ -919,10 +919,29 @@ fn a_snapshot_that_is_not_a_zip_or_not_succeeded_fails_with_exit_7() {
     assert_eq!(code(&out), 7, "{}", stderr(&out));
     let (_, message) = json_error(&out);
     assert!(message.contains("BackupStatus is \"Failed\""), "{message}");
+    // --check still reads that snapshot: its data is sound.
+    let v = doc(&out);
+    let last = &v["snapshots"][5];
+    assert_eq!(
+        (last["result"].as_str(), last["checksumOk"].as_bool()),
+        (Some("failed"), Some(true))
+    );
     // Extraction refuses before it reads anything.
     let out = share.extract(B3, "out");
     assert_eq!(code(&out), 7, "{}", stderr(&out));
     assert!(!share.a.path("out").exists());
+    let r: Vec<String> = results(&doc(&out)).into_iter().map(|r| r.2).collect();
+    assert_eq!(
+        r,
+        [
+            "notChecked",
+            "notChecked",
+            "notChecked",
+            "notChecked",
+            "notChecked",
+            "failed"
+        ]
+    );
 }
 
 #[test]
@@ -1250,4 +1269,141 @@ fn a_backup_on_a_samba_share_is_listed_checked_and_extracted() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 4, "{}", stderr(&out));
+}
+
+/// Runs `c` (stdin null, stdout and stderr piped; their contents must fit in the pipes) and
+/// returns its exit code, stdout, stderr and peak resident memory in KiB (`wait4`'s
+/// `ru_maxrss`, for this child alone). The child is reaped by `wait4`, not `Child::wait`.
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)]
+fn run_measuring_memory(mut c: Command) -> (i32, Vec<u8>, String, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value, and wait4 is given valid pointers to write to.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: see above; the child is ours and has not been waited for.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let (mut out, mut err) = (Vec::new(), String::new());
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(libc::WIFEXITED(status), "killed: {status}");
+    (libc::WEXITSTATUS(status), out, err, usage.ru_maxrss as u64)
+}
+
+/// A snapshot larger than the memory the binary may use is checked and extracted: the HMAC,
+/// the decryption and the zip stream through fixed buffers.
+#[cfg(target_os = "linux")]
+#[test]
+fn memory_stays_bounded_whatever_the_snapshot_size() {
+    const BULK: usize = 96 << 20;
+    const LIMIT_KIB: u64 = 64 << 10;
+    let a = Azs {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let key = a.key("big", "pw");
+    // Incompressible, so that the snapshot is as large as its content; written (and compared)
+    // in small pieces: the test process must stay small too, since a child's peak memory as
+    // wait4 reports it counts its parent's until the child runs the binary.
+    let bulk = a.path("src/big/Microsoft.AzureStack.Subscriptions.bak");
+    std::fs::create_dir_all(bulk.parent().unwrap()).unwrap();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&bulk).unwrap());
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..BULK / 8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::io::Write::write_all(&mut w, &x.to_le_bytes()).unwrap();
+    }
+    std::io::Write::flush(&mut w).unwrap();
+    drop(w);
+    let spec = serde_json::json!({"stamp": STAMP, "snapshots": [{
+        "repo": WAS, "time": "201901151200", "id": B1, "type": "Full",
+        "cert": key.cer.to_str().unwrap(), "src": a.path("src/big").to_str().unwrap(),
+    }]});
+    let spec_file = a.write("spec.json", spec.to_string().as_bytes());
+    let root = a.path("share");
+    helper(&[
+        "share",
+        "--root",
+        root.to_str().unwrap(),
+        "--spec",
+        spec_file.to_str().unwrap(),
+    ]);
+    let file = format!("201901151200_{B1}_Full_C.zip");
+    let snapshot = root.join(format!("MASBackup/progressivebackup/{STAMP}/{WAS}/{file}"));
+    assert!(std::fs::metadata(&snapshot).unwrap().len() > BULK as u64);
+    let dest = a.path("out");
+    for extract in [false, true] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_azs-backup"));
+        for v in common::CLEARED_ENV {
+            c.env_remove(v);
+        }
+        c.args(["--json", "unprotect", "--from"])
+            .arg(&root)
+            .args(["--backup-id", B1, "--cert-path"])
+            .arg(&key.pfx)
+            .env("AZS_BACKUP_KEY_PASSWORD", "pw")
+            .env("TMPDIR", a.dir.path());
+        if extract {
+            c.arg("--destination").arg(&dest);
+        } else {
+            c.arg("--check");
+        }
+        let (code, out, err, rss_kib) = run_measuring_memory(c);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["snapshots"][0]["bytes"], BULK as u64);
+        assert!(
+            rss_kib < LIMIT_KIB,
+            "extract {extract}: peak memory {rss_kib} KiB for a {} MiB snapshot",
+            BULK >> 20
+        );
+        eprintln!("extract {extract}: peak memory {rss_kib} KiB");
+    }
+    let extracted = dest
+        .join(WAS)
+        .join(&file)
+        .join("Microsoft.AzureStack.Subscriptions.bak");
+    assert!(same_contents(&extracted, &bulk));
+}
+
+/// Compares two files 1 MiB at a time.
+#[cfg(target_os = "linux")]
+fn same_contents(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).unwrap(),
+        std::fs::File::open(b).unwrap(),
+    );
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = fa.read(&mut ba).unwrap();
+        let mut nb = 0;
+        while nb < na {
+            match fb.read(&mut bb[nb..na]).unwrap() {
+                0 => return false,
+                n => nb += n,
+            }
+        }
+        if na == 0 {
+            return fb.read(&mut bb).unwrap() == 0;
+        }
+        if ba[..na] != bb[..na] {
+            return false;
+        }
+    }
 }

@@ -322,6 +322,15 @@ fn run(
     progress: &mut dyn FnMut(BackupProgress<'_>),
 ) -> Option<Error> {
     let count = prepared.len();
+    // Nothing is read for an extraction that a sidecar already dooms.
+    if matches!(sink, Sink::Extract(_)) {
+        if let Some(p) = prepared.iter_mut().find(|p| p.problem.is_some()) {
+            let e = p.problem.take().expect("found");
+            p.report.error = Some(e.to_string());
+            p.report.result = SnapshotResult::Failed;
+            return Some(e);
+        }
+    }
     let mut first: Option<Error> = None;
     for (index, p) in prepared.iter_mut().enumerate() {
         if first.is_some() && matches!(sink, Sink::Extract(_)) {

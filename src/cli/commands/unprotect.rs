@@ -226,7 +226,18 @@ fn run_backup(ctx: &Context, a: &UnprotectArgs, from: &str) -> Result<i32, Comma
     {
         out.note(format!("azs-backup: warning: {w}"));
     }
-    let printed = out.json(report).and_then(|()| say_backup(out, report));
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Doc<'a> {
+        schema_version: u32,
+        #[serde(flatten)]
+        report: &'a BackupReport,
+    }
+    let doc = Doc {
+        schema_version: JSON_SCHEMA_VERSION,
+        report,
+    };
+    let printed = out.json(&doc).and_then(|()| say_backup(out, report));
     verdict_after(printed, outcome.failure.map_or(Ok(()), |e| Err(e.into())))
 }
 
