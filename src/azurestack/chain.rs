@@ -392,6 +392,9 @@ mod tests {
         // A gap: b2 is in CRP but not in WAS.
         let m = broken_with(repo("WAS", &[WAS[1], WAS[3], WAS[4]]), "b4");
         assert!(m.contains("a gap: backup b2"), "{m}");
+        // A deleted Full with an older Full still there: its backup is in CRP, so a gap.
+        let m = broken_with(repo("WAS", &[WAS[0], WAS[2], WAS[3]]), "b3");
+        assert!(m.contains("a gap: backup b1"), "{m}");
         // A member without its .zip or sidecar.
         let mut was = repo("WAS", &WAS);
         was.snapshots[1].zip = None;

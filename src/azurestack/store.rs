@@ -92,7 +92,8 @@ pub fn parse_snapshot_stem(stem: &str) -> Option<SnapshotName> {
 }
 
 /// Why a name read from the share cannot be used in a path: empty, `.` or `..`, a `/` or `\`,
-/// a control character (and on Windows a `:`). `None` when it is a plain name.
+/// a control character or a bidirectional control (and on Windows a `:`). `None` when it is a
+/// plain name.
 pub fn check_name(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         Some("it is empty")
@@ -100,13 +101,18 @@ pub fn check_name(name: &str) -> Option<&'static str> {
         Some("it is '.' or '..'")
     } else if name.contains(['/', '\\']) {
         Some("it holds a path separator")
-    } else if name.chars().any(char::is_control) {
+    } else if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         Some("it holds a control character")
     } else if cfg!(windows) && name.contains(':') {
         Some("it holds a ':'")
     } else {
         None
     }
+}
+
+/// Unicode's bidirectional controls, which make a name print as another.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// One snapshot: its `.zip` and its sidecar `.xml` (either may be missing).
@@ -399,7 +405,16 @@ mod tests {
         ] {
             assert_eq!(check_name(ok), None, "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a\\..\\b", "a\nb", "a\u{1b}[31m"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\\..\\b",
+            "a\nb",
+            "a\u{1b}[31m",
+            "a\u{202e}piz.exe",
+        ] {
             assert!(check_name(bad).is_some(), "{bad:?}");
         }
     }
