@@ -875,12 +875,24 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__unprotect)
-            opts="-q -v -h --certificate --cert-path --certificate-passphrase-stdin --cert-password-stdin --destination --verify-only --force --config --json --quiet --verbose --help"
+            opts="-q -v -h --from --username --backup-id --list --certificate --cert-path --certificate-passphrase-stdin --cert-password-stdin --destination --verify-only --check --force --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backup-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cert-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

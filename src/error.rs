@@ -52,6 +52,15 @@ pub enum Error {
     /// A backup id that is not on the target.
     #[error("backup {0} not found on the target (see `azs-backup list`)")]
     BackupNotFound(String),
+    /// An Azure Stack Hub backup id with no snapshot on the share (the message says what is
+    /// there).
+    #[error("{0}")]
+    SnapshotsNotFound(String),
+    /// An Azure Stack Hub backup whose snapshots on the share do not make a restorable set: a
+    /// progressive chain without its Full snapshot, with a gap, or a member without its file or
+    /// its sidecar.
+    #[error("broken backup chain: {0}")]
+    BrokenChain(String),
     /// The operator must confirm (or pass --yes).
     #[error("{0}")]
     NeedsConfirmation(String),

@@ -412,7 +412,7 @@ pub fn target_spec(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// azurestack: Azure Stack Hub snapshots (src/azurestack.rs).
+// azurestack: Azure Stack Hub snapshots (src/azurestack/).
 
 /// First byte: mode. 0: the rest is a sidecar `.xml`. 1: a snapshot header, and a zip entry
 /// name. 2: the rest is the zip inside a snapshot the harness encrypts with the fixed keys, so

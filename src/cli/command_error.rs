@@ -80,13 +80,16 @@ impl CommandError {
                 | Error::Clock(_)
                 | Error::Source { .. } => (exit::SETTINGS, "settings"),
                 Error::Store(_) => (exit::TARGET, "target"),
+                Error::BrokenChain(_) => (exit::TARGET, "brokenChain"),
                 Error::Locked(_) => (exit::LOCKED, "locked"),
                 Error::PartialFailure { .. } => (exit::PARTIAL, "partialFailure"),
                 Error::VerificationFailed(_) | Error::UnsafeEntry(_) => {
                     (exit::VERIFY, "verificationFailed")
                 }
                 Error::WrongKey(_) => (exit::WRONG_KEY, "wrongKey"),
-                Error::BackupNotFound(_) => (exit::NOT_FOUND, "notFound"),
+                Error::BackupNotFound(_) | Error::SnapshotsNotFound(_) => {
+                    (exit::NOT_FOUND, "notFound")
+                }
                 Error::NeedsConfirmation(_) => (exit::NOT_CONFIRMED, "notConfirmed"),
                 Error::Restore(_) => (exit::USAGE, "usage"),
                 Error::Io { .. } => (exit::OTHER, "io"),

@@ -19,7 +19,19 @@ Usage:
                             [--oaep sha1|sha256] [--status Succeeded] [--entry NAME=TEXT ...]
       zips every file under DIR (names relative to DIR, '/' separated) plus each --entry
       verbatim (e.g. '../escape.txt=x'), encrypts the zip for the certificate and writes the
-      sidecar beside it (SNAPSHOT.xml); prints {"snapshot", "sidecar", "thumbprint"} as JSON
+      sidecar beside it (SNAPSHOT.xml); prints {"snapshot", "sidecar", "thumbprint"} as JSON.
+      The sidecar also holds BackupId, BackupType, CreatedDateTime, IsContemporaneousBackup
+      (from the file name), RepositoryName and StampVersion (from the two folders above it).
+  make_azs_snapshot.py share --root DIR --spec SPEC.json
+      a whole backup share: every snapshot of SPEC under
+      DIR/MASBackup/progressivebackup/<stamp>/<repo>/<time>_<id>_<type>[_C].zip (+ .xml), where
+      SPEC = {"stamp": "1.2102.0.9", "backupInfo": "<time>" (optional: writes <time>_BackupInfo.xml),
+              "snapshots": [{"repo", "time" (yyyyMMddHHmm), "id", "type" (Full|Progressive),
+                             "c" (default true: the _C suffix), "cert" (.cer), "src" (folder),
+                             "entries", "oaep" (sha1|sha256, default sha256), "status",
+                             "propsAtRoot" (BackupType etc. at the root, not under SnapshotProperties),
+                             "rawPlain" (text encrypted instead of a zip)}]};
+      prints the list of {"snapshot", "sidecar", "thumbprint"} as JSON
 
 Needs the `cryptography` package: `bash scripts/test.sh` (the README's test command) installs it.
 """
@@ -32,9 +44,11 @@ import hmac
 import io
 import json
 import os
+import re
 import struct
 import sys
 import zipfile
+from xml.sax.saxutils import escape
 
 try:
     from cryptography import x509
@@ -130,18 +144,29 @@ def build_zip(src, entries):
     return buf.getvalue()
 
 
-def make(args):
-    with open(args.cert, "rb") as f:
+SNAPSHOT_NAME = re.compile(r"^(\d{12})_([A-Za-z0-9-]+)_(Full|Progressive)(_C)?$")
+
+
+def write_snapshot(
+    cert_path, src, entries, out, oaep="sha1", status="Succeeded", props_at_root=False, raw_plain=None
+):
+    """Encrypts a zip of SRC (+ ENTRIES) for the certificate into OUT and writes its sidecar.
+
+    The sidecar's BackupId, BackupType, CreatedDateTime and IsContemporaneousBackup come from
+    OUT's name when it is <yyyyMMddHHmm>_<backupId>_<Full|Progressive>[_C].zip, its
+    RepositoryName and StampVersion from the two folders above it. RAW_PLAIN (text) replaces the
+    zip: a snapshot whose checksum matches but whose content is not a zip."""
+    with open(cert_path, "rb") as f:
         der = f.read()
     cert = x509.load_der_x509_certificate(der)
     thumbprint = hashlib.sha1(der).hexdigest().upper()
 
-    plain = build_zip(args.src, args.entry)
+    plain = raw_plain.encode() if raw_plain is not None else build_zip(src, entries)
 
     enc_key = os.urandom(32)
     mac_key = os.urandom(32)
     compact = base64.b64encode(enc_key + mac_key)  # ASCII = UTF-8 bytes of the base64 string
-    oaep_hash = hashes.SHA1() if args.oaep == "sha1" else hashes.SHA256()
+    oaep_hash = hashes.SHA1() if oaep == "sha1" else hashes.SHA256()
     wrapped = cert.public_key().encrypt(
         compact,
         asym_padding.OAEP(mgf=asym_padding.MGF1(algorithm=oaep_hash), algorithm=oaep_hash, label=None),
@@ -155,27 +180,78 @@ def make(args):
     tag = hmac.new(mac_key, ciphertext, hashlib.sha512).digest()
 
     header = struct.pack("<5h", 1, 0, 0, len(iv), len(tag))
-    with open(args.out, "wb") as f:
+    with open(out, "wb") as f:
         f.write(header + iv + tag + ciphertext)
 
-    sidecar = os.path.splitext(args.out)[0] + ".xml"
-    backup_id = os.path.basename(args.out).split("_")[1] if "_" in os.path.basename(args.out) else ""
+    sidecar = os.path.splitext(out)[0] + ".xml"
+    stem = os.path.splitext(os.path.basename(out))[0]
+    m = SNAPSHOT_NAME.match(stem)
+    backup_id = m.group(2) if m else (stem.split("_")[1] if "_" in stem else "")
+    backup_type = m.group(3) if m else "Full"
+    created = (
+        datetime.datetime.strptime(m.group(1), "%Y%m%d%H%M").strftime("%Y-%m-%dT%H:%M:00Z") if m else ""
+    )
+    contemporaneous = "true" if (m and m.group(4)) else "false"
+    repo_dir = os.path.dirname(os.path.abspath(out))
+    repository = os.path.basename(repo_dir)
+    stamp = os.path.basename(os.path.dirname(repo_dir))
+    moved = (
+        f"    <BackupType>{backup_type}</BackupType>\r\n"
+        f"    <CreatedDateTime>{created}</CreatedDateTime>\r\n"
+        f"    <IsContemporaneousBackup>{contemporaneous}</IsContemporaneousBackup>\r\n"
+    )
     xml = (
         '<?xml version="1.0" encoding="utf-8"?>\r\n'
         '<BackupSnapshot xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\r\n'
         f"  <BackupId>{backup_id}</BackupId>\r\n"
-        "  <SnapshotProperties>\r\n"
-        f"    <BackupStatus>{args.status}</BackupStatus>\r\n"
-        "    <BackupType>Full</BackupType>\r\n"
-        "  </SnapshotProperties>\r\n"
+        f"  <StampVersion>{escape(stamp)}</StampVersion>\r\n"
+        f"  <RepositoryName>{escape(repository)}</RepositoryName>\r\n"
+        + (moved if props_at_root else "")
+        + "  <SnapshotProperties>\r\n"
+        f"    <BackupStatus>{status}</BackupStatus>\r\n"
+        + ("" if props_at_root else moved)
+        + "  </SnapshotProperties>\r\n"
         f"  <EncryptionCertThumbprint>{thumbprint}</EncryptionCertThumbprint>\r\n"
         f"  <EncryptedBackupEncryptionKey>{base64.b64encode(wrapped).decode()}</EncryptedBackupEncryptionKey>\r\n"
         "</BackupSnapshot>\r\n"
     )
     with open(sidecar, "wb") as f:
         f.write(b"\xef\xbb\xbf" + xml.encode("utf-8"))  # .NET writes a UTF-8 BOM
-    print(json.dumps({"snapshot": args.out, "sidecar": sidecar, "thumbprint": thumbprint}))
+    return {"snapshot": out, "sidecar": sidecar, "thumbprint": thumbprint}
+
+
+def make(args):
+    print(json.dumps(write_snapshot(args.cert, args.src, args.entry, args.out, args.oaep, args.status)))
+
+
+def share(args):
+    """Every snapshot of SPEC (JSON) under ROOT/MASBackup/progressivebackup/<stamp>/<repo>/."""
+    with open(args.spec) as f:
+        spec = json.load(f)
+    base = os.path.join(args.root, "MASBackup", "progressivebackup", spec["stamp"])
+    os.makedirs(base, exist_ok=True)
+    if spec.get("backupInfo"):
+        with open(os.path.join(base, spec["backupInfo"] + "_BackupInfo.xml"), "w") as f:
+            f.write("<BackupInfo/>\n")
+    out = []
+    for s in spec["snapshots"]:
+        repo_dir = os.path.join(base, s["repo"])
+        os.makedirs(repo_dir, exist_ok=True)
+        name = "%s_%s_%s%s.zip" % (s["time"], s["id"], s["type"], "_C" if s.get("c", True) else "")
+        out.append(
+            write_snapshot(
+                s["cert"],
+                s.get("src"),
+                s.get("entries", []),
+                os.path.join(repo_dir, name),
+                s.get("oaep", "sha256"),
+                s.get("status", "Succeeded"),
+                s.get("propsAtRoot", False),
+                s.get("rawPlain"),
+            )
+        )
+    print(json.dumps(out))
 
 
 def main():
@@ -192,9 +268,14 @@ def main():
     m.add_argument("--oaep", choices=["sha1", "sha256"], default="sha1")
     m.add_argument("--status", default="Succeeded")
     m.add_argument("--entry", action="append", default=[])
+    s = sub.add_parser("share")
+    s.add_argument("--root", required=True)
+    s.add_argument("--spec", required=True)
     args = p.parse_args()
     if args.cmd == "keygen":
         keygen(args.out_dir, args.name, args.password)
+    elif args.cmd == "share":
+        share(args)
     else:
         make(args)
 

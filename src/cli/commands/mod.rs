@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid or missing settings, 4 target unreachable or
-access denied, 5 another backup running, 6 partial failure, 7 verification failed, 8 wrong key,
+access denied (or a broken Azure Stack backup chain), 5 another backup running, 6 partial failure, 7 verification failed, 8 wrong key,
 9 backup not found, 10 confirmation needed, 11 unhealthy (status --check). See README.md.";
 
 /// Azure Stack Hub style infrastructure backups: encrypted archives pushed to a UNC share.
@@ -133,9 +133,9 @@ pub enum Command {
         after_help = "Example:\n  azs-backup clear --yes\n\nMirrors Clear-AzsBackupConfiguration. Asks first (--yes for scripts); backups on the\ntarget are never touched. Afterwards every command that needs settings fails with\n\"not configured\" (exit 3) until the next `configure`.\n\nNote: Clear-AzsBackupConfiguration never shipped in the released Azs.Backup.Admin module;\nthis command mirrors the portal's intent (forget the configuration), not a cmdlet."
     )]
     Clear(clear::ClearArgs),
-    /// Decrypt an Azure Stack Hub backup snapshot (Unprotect-AzsBackup)
+    /// Check, decrypt and extract Azure Stack Hub backups: one snapshot, or a whole backup from the share (Unprotect-AzsBackup)
     #[command(
-        after_help = "Example:\n  azs-backup unprotect 201901151200_2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d_Full_C.zip \\\n    --cert-path backup.pfx --cert-password-stdin --destination ./decrypted < pfx-password.txt\n\nMirrors Unprotect-AzsBackup from the AzureStack-Tools: reads the sidecar .xml beside the\nsnapshot, checks the certificate thumbprint, unwraps the key (RSA-OAEP), checks the\nHMAC-SHA512 before decrypting (AES-256-CBC) and extracts the zip. See docs/AZURESTACK.md."
+        after_help = "Example:\n  azs-backup unprotect 201901151200_2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d_Full_C.zip \\\n    --cert-path backup.pfx --cert-password-stdin --destination ./decrypted < pfx-password.txt\n\nA whole backup, from the share:\n  azs-backup unprotect --from '\\\\fileserver\\AzSBackups' --username 'CONTOSO\\backupshareuser' --list\n  azs-backup unprotect --from /mnt/azsbackups --backup-id 2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d \\\n    --cert-path backup.pfx --check --json\n\nMirrors Unprotect-AzsBackup from the AzureStack-Tools: reads the sidecar .xml beside each\nsnapshot, checks the certificate thumbprint, unwraps the key (RSA-OAEP SHA-256, then SHA-1),\nchecks the HMAC-SHA512 before anything is extracted (AES-256-CBC) and extracts the zip. Nested\nzips inside a snapshot stay as files.\n\nWith --from PATH --backup-id ID, finds every snapshot the backup needs under\nPATH/MASBackup/progressivebackup/<stampVersion>/<repository>/: each repository's snapshot of\nthat backup and, for a Progressive one, its whole chain (the latest Full before it, then every\nProgressive after that Full up to it). Each goes to DIR/<repository>/<snapshot file name>/,\nall of them or none. --check does every check and keeps nothing: the validation to schedule.\n\nExit codes: 4 the share cannot be read, or a broken chain (no Full, a gap, a member without\nits .zip or sidecar); 7 checksum mismatch, undecodable zip, unsafe name, a sidecar that is not\nSucceeded; 8 the certificate is not the one a snapshot needs (the message names it); 9 no\nsnapshot of that backup id. See docs/AZURESTACK.md."
     )]
     Unprotect(unprotect::UnprotectArgs),
     /// Print shell completions
