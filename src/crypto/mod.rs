@@ -12,7 +12,7 @@
 //!
 //! One file per part of the format, each building only on the ones before it:
 //! `header` (§2.1: the header bytes, the format's constants, [`CryptoError`]), `recipients`
-//! (§3: wrapping the file key for a certificate or a legacy key, key ids) and `stream`
+//! (§3: wrapping the file key for a certificate or a legacy key, [`KeyId`]) and `stream`
 //! (§4: the chunked AEAD payload, [`Encryptor`] and [`Decryptor`]). This file only re-exports.
 
 mod header;
@@ -23,5 +23,5 @@ pub use header::{
     CryptoError, Header, CHUNK, CHUNK_LOG2, KIND_CERTIFICATE, KIND_LEGACY_KEY, MAGIC, NONCE_PREFIX,
     TAG, VERSION,
 };
-pub use recipients::{describe_id, Identity, LegacyKey, LegacyKeyError, Recipient};
+pub use recipients::{describe_id, Identity, KeyId, LegacyKey, LegacyKeyError, Recipient};
 pub use stream::{encrypted_len, Decryptor, Encryptor};

@@ -12,19 +12,65 @@ use aes_gcm::Aes256Gcm;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::str::FromStr;
 use zeroize::Zeroizing;
 
 const HKDF_INFO_LEGACY: &[u8] = b"azs-backup v1 legacy key wrap";
 const LEGACY_WRAP_AAD: &[u8] = b"azs-backup v1 legacy wrap";
 const KEY_ID_DOMAIN: &[u8] = b"azs-backup v1 key id";
+/// What starts a legacy key id (docs/FORMAT.md §3.2).
+const LEGACY_ID_PREFIX: &str = "key:";
+
+/// A recipient identifier as stored in headers, manifests and state: a certificate's thumbprint,
+/// or `key:` + hex for a legacy key. [`FromStr`] and [`fmt::Display`] round-trip every string
+/// exactly; anything without the `key:` prefix is a thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyId {
+    /// A certificate's SHA-1 thumbprint, as written (upper-case hex when this tool writes it).
+    Thumbprint(String),
+    /// A legacy key id: the hex after `key:`.
+    Legacy(String),
+}
+
+impl KeyId {
+    /// "certificate <thumbprint>" or "encryption key <key id>".
+    pub fn describe(&self) -> String {
+        match self {
+            KeyId::Thumbprint(_) => format!("certificate {self}"),
+            KeyId::Legacy(_) => format!("encryption key {self}"),
+        }
+    }
+}
+
+impl From<&str> for KeyId {
+    fn from(id: &str) -> KeyId {
+        match id.strip_prefix(LEGACY_ID_PREFIX) {
+            Some(hex) => KeyId::Legacy(hex.to_string()),
+            None => KeyId::Thumbprint(id.to_string()),
+        }
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = std::convert::Infallible;
+
+    fn from_str(id: &str) -> Result<KeyId, Self::Err> {
+        Ok(KeyId::from(id))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyId::Thumbprint(t) => f.write_str(t),
+            KeyId::Legacy(hex) => write!(f, "{LEGACY_ID_PREFIX}{hex}"),
+        }
+    }
+}
 
 /// "certificate <thumbprint>" or "encryption key <key id>".
 pub fn describe_id(id: &str) -> String {
-    if id.starts_with("key:") {
-        format!("encryption key {id}")
-    } else {
-        format!("certificate {id}")
-    }
+    KeyId::from(id).describe()
 }
 
 /// A legacy symmetric key (backward-compatibility mode): the base64 text printed by
@@ -87,7 +133,7 @@ impl LegacyKey {
         let mut h = Sha256::new();
         h.update(KEY_ID_DOMAIN);
         h.update(&self.bytes[..]);
-        format!("key:{}", hex::encode(&h.finalize()[..8]))
+        KeyId::Legacy(hex::encode(&h.finalize()[..8])).to_string()
     }
 
     fn kek(&self, salt: &[u8]) -> Zeroizing<[u8; 32]> {
@@ -243,5 +289,28 @@ mod tests {
         assert!(raw.iter().all(|c| c.is_ascii_alphabetic()));
         assert!(LegacyKey::parse("not base64!").is_err());
         assert!(LegacyKey::parse("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn key_ids_round_trip_exactly() {
+        let k = LegacyKey::parse(&LegacyKey::generate_text()).unwrap();
+        let id = k.key_id();
+        assert!(id.starts_with("key:") && id.len() == 20, "{id}");
+        let parsed: KeyId = id.parse().unwrap();
+        assert_eq!(parsed, KeyId::Legacy(id[4..].to_string()));
+        assert_eq!(parsed.to_string(), id);
+        assert_eq!(describe_id(&id), format!("encryption key {id}"));
+        for thumbprint in [
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+            "",
+            "KEY:abc",
+            "x",
+        ] {
+            let parsed: KeyId = thumbprint.parse().unwrap();
+            assert_eq!(parsed, KeyId::Thumbprint(thumbprint.to_string()));
+            assert_eq!(parsed.to_string(), thumbprint);
+            assert_eq!(describe_id(thumbprint), format!("certificate {thumbprint}"));
+        }
+        assert_eq!(KeyId::from("key:").to_string(), "key:");
     }
 }
