@@ -51,12 +51,19 @@ impl<W: Write> Encryptor<W> {
         inner
             .write_all(&raw)
             .map_err(|e| CryptoError::Encrypt(format!("writing header: {e}")))?;
-        Ok(Self::with_parts(inner, &file_key, &header, &raw))
+        Ok(Self::from_parts(inner, &file_key, &header, &raw))
     }
 
-    /// Builds an encryptor from explicit parts (for test vectors). The header must already be
-    /// written to `inner`.
+    /// Builds an encryptor from explicit parts (for test vectors: a fixed file key and nonce
+    /// prefix). The header must already be written to `inner`. Only with the `test-support`
+    /// feature: files must never be written with a chosen key.
+    #[cfg(feature = "test-support")]
     pub fn with_parts(inner: W, file_key: &[u8; 32], header: &Header, raw: &[u8]) -> Self {
+        Self::from_parts(inner, file_key, header, raw)
+    }
+
+    /// The encryptor for a file whose header `raw` (parsed: `header`) is already written.
+    fn from_parts(inner: W, file_key: &[u8; 32], header: &Header, raw: &[u8]) -> Self {
         Encryptor {
             inner,
             stream: stream_for(file_key, &header.nonce_prefix),
