@@ -7,13 +7,14 @@
 //! Leaf helpers: [`clock`] (the time, `AZS_BACKUP_NOW`), [`host`] (host name, machine id),
 //! [`private_file`] (0600 atomic files), [`testhook`] (test-only fault points), [`observer`]
 //! (progress callbacks), [`error`].
-//! Domain: [`settings`] and [`state`] (docs/SETTINGS.md), [`certificate`], [`crypto`] (the
-//! encrypted file, docs/FORMAT.md), [`archive`] (tar + zstd, confined unpacking), [`manifest`]
-//! (the layout on the target and its validation), [`store`] (local folder and SMB share),
-//! [`azurestack`] (Azure Stack Hub's own snapshots, docs/AZURESTACK.md).
+//! Domain: [`settings`] and [`state`] (docs/SETTINGS.md), [`certificate`] (certificates, private
+//! keys, PEM, PKCS#12, `new-cert`), [`crypto`] (the encrypted file, docs/FORMAT.md: header,
+//! recipients and key ids, the chunk stream), [`archive`] (tar + zstd, confined unpacking),
+//! [`manifest`] (the layout on the target and its validation), [`store`] (local folder and SMB
+//! share), [`azurestack`] (Azure Stack Hub's own snapshots, docs/AZURESTACK.md).
 //! Operations: [`backup`], [`verify`], [`restore`], [`retention`] (prune), [`lock`] (one run at a
-//! time), [`schedule`] (tick), [`configure`], [`status`], [`monitor`] (notifications, metrics). docs/THREAT-MODEL.md and
-//! docs/RELIABILITY.md say what each guarantees.
+//! time), [`schedule`] (tick), [`configure`], [`status`], [`monitor`] (notifications,
+//! metrics). docs/THREAT-MODEL.md and docs/RELIABILITY.md say what each guarantees.
 
 pub mod archive;
 pub mod azurestack;

@@ -7,6 +7,7 @@
 //!     manifest.json           written last: a folder without it is an incomplete run
 //! ```
 
+use crate::crypto::KeyId;
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -304,18 +305,7 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
     text("toolVersion", &m.tool_version, 64)?;
     text("hostName", &m.host_name, 255)?;
     text("timeTakenToCreate", &m.time_taken_to_create, 64)?;
-    match (&m.encryption_cert_thumbprint, &m.encryption_key_id) {
-        (Some(t), None) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {}
-        (None, Some(k))
-            if k.len() == 20
-                && k.starts_with("key:")
-                && k[4..].bytes().all(|b| b.is_ascii_hexdigit()) => {}
-        _ => {
-            return Err(bad(
-                "exactly one of encryptionCertThumbprint (40 hex digits) and encryptionKeyId (key: and 16 hex digits) must be present".into(),
-            ))
-        }
-    }
+    check_recipient_id(&m)?;
     if let Some(level) = m.compression_level {
         if !COMPRESSION_LEVEL_BOUNDS.contains(&level) {
             return Err(bad(format!(
@@ -330,68 +320,7 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
     }
     let mut names = std::collections::HashSet::new();
     for r in &m.role_status {
-        if !is_source_name(&r.role_name) {
-            return Err(bad(format!(
-                "roleName {:?} is not a valid source name (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.')",
-                short(&r.role_name)
-            )));
-        }
-        if !names.insert(r.role_name.to_ascii_lowercase()) {
-            return Err(bad(format!("roleName {:?} appears twice", r.role_name)));
-        }
-        let expected = format!("{}{ARCHIVE_SUFFIX}", r.role_name);
-        if r.file_name.as_deref().is_some_and(|f| f != expected) {
-            return Err(bad(format!(
-                "roleStatus {}: fileName must be {expected:?}",
-                r.role_name
-            )));
-        }
-        match r.status {
-            Status::Succeeded => {
-                let hash_ok = r.sha256.as_deref().is_some_and(|h| {
-                    h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                });
-                if r.file_name.is_none() || !hash_ok {
-                    return Err(bad(format!(
-                        "roleStatus {}: a succeeded source needs fileName and a sha256 of 64 lower-case hex digits",
-                        r.role_name
-                    )));
-                }
-            }
-            Status::Failed => {}
-            Status::PartialSucceeded => {
-                return Err(bad(format!(
-                    "roleStatus {}: status must be Succeeded or Failed",
-                    r.role_name
-                )))
-            }
-        }
-        if r.file_count > MAX_SIZE
-            || r.plain_size_in_bytes > MAX_SIZE
-            || r.encrypted_size_in_bytes > MAX_SIZE
-            || r.changed_file_count > MAX_SIZE
-        {
-            return Err(bad(format!(
-                "roleStatus {}: a size or count is larger than {MAX_SIZE}",
-                r.role_name
-            )));
-        }
-        if r.changed_files.len() > crate::archive::MAX_CHANGED_LISTED
-            || r.changed_files.iter().any(|f| f.len() > 4096)
-        {
-            return Err(bad(format!(
-                "roleStatus {}: changedFiles is too long",
-                r.role_name
-            )));
-        }
-        if let Some(msg) = &r.error_message {
-            if msg.len() > 64 * 1024 {
-                return Err(bad(format!(
-                    "roleStatus {}: errorMessage is too long",
-                    r.role_name
-                )));
-            }
-        }
+        check_role(r, &mut names)?;
     }
     let ok = m
         .role_status
@@ -412,6 +341,90 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
         )));
     }
     Ok(m)
+}
+
+/// Exactly one recipient id, well formed: a certificate thumbprint or a legacy key id.
+fn check_recipient_id(m: &Manifest) -> Result<()> {
+    let hex =
+        |s: &str, digits: usize| s.len() == digits && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match (
+        &m.encryption_cert_thumbprint,
+        m.encryption_key_id.as_deref().map(KeyId::from),
+    ) {
+        (Some(t), None) if hex(t, 40) => Ok(()),
+        (None, Some(KeyId::Legacy(k))) if hex(&k, 16) => Ok(()),
+        _ => Err(Error::VerificationFailed(
+            "exactly one of encryptionCertThumbprint (40 hex digits) and encryptionKeyId (key: and 16 hex digits) must be present".into(),
+        )),
+    }
+}
+
+/// One `roleStatus` entry; `names` holds the (lower-case) source names seen so far.
+fn check_role(r: &RoleStatus, names: &mut std::collections::HashSet<String>) -> Result<()> {
+    let bad = Error::VerificationFailed;
+    if !is_source_name(&r.role_name) {
+        return Err(bad(format!(
+            "roleName {:?} is not a valid source name (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.')",
+            short(&r.role_name)
+        )));
+    }
+    if !names.insert(r.role_name.to_ascii_lowercase()) {
+        return Err(bad(format!("roleName {:?} appears twice", r.role_name)));
+    }
+    let expected = format!("{}{ARCHIVE_SUFFIX}", r.role_name);
+    if r.file_name.as_deref().is_some_and(|f| f != expected) {
+        return Err(bad(format!(
+            "roleStatus {}: fileName must be {expected:?}",
+            r.role_name
+        )));
+    }
+    match r.status {
+        Status::Succeeded => {
+            let hash_ok = r.sha256.as_deref().is_some_and(|h| {
+                h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
+            if r.file_name.is_none() || !hash_ok {
+                return Err(bad(format!(
+                    "roleStatus {}: a succeeded source needs fileName and a sha256 of 64 lower-case hex digits",
+                    r.role_name
+                )));
+            }
+        }
+        Status::Failed => {}
+        Status::PartialSucceeded => {
+            return Err(bad(format!(
+                "roleStatus {}: status must be Succeeded or Failed",
+                r.role_name
+            )))
+        }
+    }
+    if r.file_count > MAX_SIZE
+        || r.plain_size_in_bytes > MAX_SIZE
+        || r.encrypted_size_in_bytes > MAX_SIZE
+        || r.changed_file_count > MAX_SIZE
+    {
+        return Err(bad(format!(
+            "roleStatus {}: a size or count is larger than {MAX_SIZE}",
+            r.role_name
+        )));
+    }
+    if r.changed_files.len() > crate::archive::MAX_CHANGED_LISTED
+        || r.changed_files.iter().any(|f| f.len() > 4096)
+    {
+        return Err(bad(format!(
+            "roleStatus {}: changedFiles is too long",
+            r.role_name
+        )));
+    }
+    if let Some(msg) = &r.error_message {
+        if msg.len() > 64 * 1024 {
+            return Err(bad(format!(
+                "roleStatus {}: errorMessage is too long",
+                r.role_name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// At most 80 characters of an untrusted string, for messages.

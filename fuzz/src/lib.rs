@@ -193,7 +193,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// envelope: the encrypted-file format (src/crypto.rs).
+// envelope: the encrypted-file format (src/crypto/).
 
 /// First byte: mode. 0, 1: the rest is a file as found on a share, decrypted with the fixed
 /// legacy key (0) or RSA key (1). 2, 3: the rest is `len:u24 piece:u16 pos:u24 op:u8 payload`;
@@ -363,7 +363,7 @@ fn check_settings(paths: &SettingsPaths) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// certificate: certificate and private-key files (src/certificate.rs).
+// certificate: certificate and private-key files (src/certificate/).
 
 /// The input as a certificate file (DER or PEM) and as a private-key file (PEM, DER PKCS#8 or
 /// PKCS#1, PFX with the empty password).

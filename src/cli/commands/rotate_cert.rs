@@ -6,7 +6,7 @@ use crate::cli::command_error::CommandError;
 use crate::cli::exit;
 use azs_backup::clock;
 use azs_backup::configure;
-use azs_backup::crypto::describe_id;
+use azs_backup::crypto::{describe_id, KeyId};
 use azs_backup::manifest;
 use azs_backup::settings::Loaded;
 use azs_backup::status::JSON_SCHEMA_VERSION;
@@ -34,8 +34,10 @@ pub fn run(ctx: &Context, a: RotateCertArgs) -> Result<i32, CommandError> {
         _ => None,
     };
     let (prev_thumbprint, prev_key_id) = match r.previous.as_deref() {
-        Some(p) if p.starts_with("key:") => (None, Some(p)),
-        Some(p) => (Some(p), None),
+        Some(p) => match KeyId::from(p) {
+            KeyId::Thumbprint(_) => (Some(p), None),
+            KeyId::Legacy(_) => (None, Some(p)),
+        },
         None => (None, None),
     };
     #[derive(Serialize)]
