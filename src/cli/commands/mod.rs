@@ -27,10 +27,9 @@ use azs_backup::settings::SettingsPaths;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
-const AFTER_HELP: &str = "\
-Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid or missing settings, 4 target unreachable or
-access denied (or a broken Azure Stack backup chain), 5 another backup running, 6 partial failure, 7 verification failed, 8 wrong key,
-9 backup not found, 10 confirmation needed, 11 unhealthy (status --check). See README.md.";
+// Help texts longer than a line or two live in src/cli/help/*.txt, included as they are (no
+// trailing newline: clap prints them verbatim; completions/ and man/ are generated from them).
+const AFTER_HELP: &str = include_str!("../help/exit-codes.txt");
 
 /// Azure Stack Hub style infrastructure backups: encrypted archives pushed to a UNC share.
 #[derive(Parser, Debug)]
@@ -38,9 +37,7 @@ access denied (or a broken Azure Stack backup chain), 5 another backup running, 
     name = "azs-backup",
     version,
     about = "Azure Stack Hub style infrastructure backups: encrypted archives pushed to a UNC share over SMB",
-    long_about = "Keeps backup settings in a local file, packs the configured sources into archives, encrypts them \
-with the public key of an X.509 certificate, pushes them to a UNC file share over SMB (or a local directory), \
-schedules them and deletes those past the retention period. Mirrors the Azs.Backup.Admin PowerShell module.",
+    long_about = include_str!("../help/about.txt"),
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -64,7 +61,7 @@ pub struct Cli {
 pub enum Command {
     /// Create or change settings (Set-AzsBackupConfiguration; the Configuration blade)
     #[command(
-        after_help = "Example:\n  azs-backup configure --path '\\\\fileserver.contoso.com\\AzSBackups\\region1' \\\n    --username 'CONTOSO\\backupshareuser' --password-stdin \\\n    --encryption-cert-path ./certs/backup.contoso.com.cer --source identity=/var/lib/identity < pw.txt\n  azs-backup configure --notify-url https://hc-ping.com/<uuid> \\\n    --metrics-file /var/lib/node_exporter/textfile_collector/azs-backup.prom\n  azs-backup configure --is-backup-scheduler-enabled false\n\nOnly the flags given change; the others keep their value. --notify-url and --metrics-file\nare described in docs/SCHEDULING.md (Monitoring); '' removes either."
+        after_help = include_str!("../help/configure.txt")
     )]
     Configure(configure::ConfigureArgs),
     /// Show settings, schedule, last backup, capacity and health (Get-AzsBackupConfiguration; Essentials)
@@ -77,22 +74,22 @@ pub enum Command {
     StartBackup,
     /// Turn automatic backups on (Enable Automatic Backups button)
     #[command(
-        after_help = "Example:\n  azs-backup enable-auto\n\nMirrors the portal's Enable Automatic Backups button. The schedule resumes: the next\n`azs-backup tick` at or after nextBackupTime runs a backup. Settings are not touched."
+        after_help = include_str!("../help/enable-auto.txt")
     )]
     EnableAuto,
     /// Pause automatic backups, keeping the schedule (Disable Automatic Backups)
     #[command(
-        after_help = "Example:\n  azs-backup disable-auto\n\nMirrors the portal's Disable Automatic Backups button (Set-AzsBackupConfiguration\n-IsBackupSchedulerEnabled $false). `tick` then makes no backups; `status` still shows the time\nthe next one would have run. On-demand backups (`start-backup`) still work."
+        after_help = include_str!("../help/disable-auto.txt")
     )]
     DisableAuto,
     /// Make a backup if one is due, then prune (the built-in scheduler)
     #[command(
-        after_help = "Example (crontab, every 5 minutes):\n  */5 * * * * azs-backup --config /etc/azs-backup/settings.toml tick\n\nMirrors Azure Stack Hub's built-in backup scheduler. When automatic backups are on and\nnextBackupTime has come, makes one backup, moves nextBackupTime to the next slot after now (a\nmachine that was off makes one backup, not a burst) and prunes. Otherwise prints nothing\n(unless --verbose; --json prints {\"ran\": false, ...}) and exits 0. A slot that meets a\nrunning backup is skipped and recorded as skipped (exit 0). A failed backup exits 4 (target)\nor 6 (partial failure). See docs/SCHEDULING.md for systemd and Windows."
+        after_help = include_str!("../help/tick.txt")
     )]
     Tick,
     /// Delete old backups (Invoke-AzsPruneBackupLocationExternalStore)
     #[command(
-        after_help = "Examples:\n  azs-backup prune --dry-run\n  azs-backup prune --operation-type Default --json\n\nMirrors Invoke-AzsPruneBackupLocationExternalStore -OperationType Default|DryRun. Deletes\nbackups created before now minus backupRetentionPeriodInDays, backups with status Failed,\nfolders of interrupted runs (no manifest) and stray .partial files. Never deletes the newest\nSucceeded backup, even past the retention period, and says so. --dry-run lists the paths it\nwould delete and deletes nothing. Exit 5 while a backup runs. --json gives pathsToDelete (the\nAzure API's field) for both operation types."
+        after_help = include_str!("../help/prune.txt")
     )]
     Prune(prune::PruneArgs),
     /// List backups on the target, newest first (Get-AzsBackup)
@@ -125,17 +122,17 @@ pub enum Command {
     NewEncryptionKey,
     /// New backups use a new certificate; old ones keep theirs (uploading a new .cer)
     #[command(
-        after_help = "Example:\n  azs-backup rotate-cert --encryption-cert-path ./certs/backup2.contoso.com.cer\n\nMirrors uploading a new .CER file in the Configuration blade (Set-AzsBackupConfiguration\n-EncryptionCertPath). Existing backups are untouched and still need the old private key:\nkeep it until every backup made with it has been pruned (`azs-backup list` shows which\nbackups need which thumbprint)."
+        after_help = include_str!("../help/rotate-cert.txt")
     )]
     RotateCert(rotate_cert::RotateCertArgs),
     /// Remove settings, secrets and state (Clear-AzsBackupConfiguration)
     #[command(
-        after_help = "Example:\n  azs-backup clear --yes\n\nMirrors Clear-AzsBackupConfiguration. Asks first (--yes for scripts); backups on the\ntarget are never touched. Afterwards every command that needs settings fails with\n\"not configured\" (exit 3) until the next `configure`.\n\nNote: Clear-AzsBackupConfiguration never shipped in the released Azs.Backup.Admin module;\nthis command mirrors the portal's intent (forget the configuration), not a cmdlet."
+        after_help = include_str!("../help/clear.txt")
     )]
     Clear(clear::ClearArgs),
     /// Check, decrypt and extract Azure Stack Hub backups: one snapshot, or a whole backup from the share (Unprotect-AzsBackup)
     #[command(
-        after_help = "Example:\n  azs-backup unprotect 201901151200_2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d_Full_C.zip \\\n    --cert-path backup.pfx --cert-password-stdin --destination ./decrypted < pfx-password.txt\n\nA whole backup, from the share:\n  azs-backup unprotect --from '\\\\fileserver\\AzSBackups' --username 'CONTOSO\\backupshareuser' --list\n  azs-backup unprotect --from /mnt/azsbackups --backup-id 2b1a7c3e-0f6d-4a55-9d0c-3f1e2a4b5c6d \\\n    --cert-path backup.pfx --check --json\n\nMirrors Unprotect-AzsBackup from the AzureStack-Tools: reads the sidecar .xml beside each\nsnapshot, checks the certificate thumbprint, unwraps the key (RSA-OAEP SHA-256, then SHA-1),\nchecks the HMAC-SHA512 before anything is extracted (AES-256-CBC) and extracts the zip. Nested\nzips inside a snapshot stay as files.\n\nWith --from PATH --backup-id ID, finds every snapshot the backup needs under\nPATH/MASBackup/progressivebackup/<stampVersion>/<repository>/: each repository's snapshot of\nthat backup and, for a Progressive one, its whole chain (the latest Full before it, then every\nProgressive after that Full up to it). Each goes to DIR/<repository>/<snapshot file name>/,\nall of them or none. --check does every check and keeps nothing: the validation to schedule.\n\nExit codes: 4 the share cannot be read, or a broken chain (no Full, a gap, a member without\nits .zip or sidecar); 7 checksum mismatch, undecodable zip, unsafe name, a sidecar that is not\nSucceeded; 8 the certificate is not the one a snapshot needs (the message names it); 9 no\nsnapshot of that backup id. See docs/AZURESTACK.md."
+        after_help = include_str!("../help/unprotect.txt")
     )]
     Unprotect(unprotect::UnprotectArgs),
     /// Print shell completions
