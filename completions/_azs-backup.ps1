@@ -65,7 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'azs-backup' -ScriptBlock {
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'A source to back up, NAME=DIR (repeatable; adds it or changes its directory)')
             [CompletionResult]::new('--remove-source', '--remove-source', [CompletionResultType]::ParameterName, 'Remove a source by name (repeatable)')
             [CompletionResult]::new('--verify-after-write', '--verify-after-write', [CompletionResultType]::ParameterName, 'After each archive is written, read it back from the target and compare its SHA-256 (catches shares that truncate or corrupt silently; costs one extra read of every archive)')
-            [CompletionResult]::new('--compression-level', '--compression-level', [CompletionResultType]::ParameterName, 'zstd level of new archives (1..=19, default 3; higher: smaller and slower)')
+            [CompletionResult]::new('--compression-level', '--compression-level', [CompletionResultType]::ParameterName, 'zstd level of new archives (1..=19, default 1; higher: smaller and slower)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the share password from the first line of stdin')
             [CompletionResult]::new('--encryption-key-stdin', '--encryption-key-stdin', [CompletionResultType]::ParameterName, 'Read the legacy encryption key from stdin')

@@ -59,7 +59,7 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l sour
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l remove-source -d 'Remove a source by name (repeatable)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l verify-after-write -d 'After each archive is written, read it back from the target and compare its SHA-256 (catches shares that truncate or corrupt silently; costs one extra read of every archive)' -r -f -a "true\t''
 false\t''"
-complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l compression-level -d 'zstd level of new archives (1..=19, default 3; higher: smaller and slower)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l compression-level -d 'zstd level of new archives (1..=19, default 1; higher: smaller and slower)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l config -d 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)' -r -F
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l password-stdin -d 'Read the share password from the first line of stdin'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-key-stdin -d 'Read the legacy encryption key from stdin'

@@ -53,7 +53,7 @@ pub struct ConfigureArgs {
     /// (catches shares that truncate or corrupt silently; costs one extra read of every archive).
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub verify_after_write: Option<bool>,
-    /// zstd level of new archives (1..=19, default 3; higher: smaller and slower)
+    /// zstd level of new archives (1..=19, default 1; higher: smaller and slower)
     #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
     pub compression_level: Option<i32>,
     /// Confirm changes that delete backups (reducing retention) without asking
