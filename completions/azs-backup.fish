@@ -63,7 +63,7 @@ complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l is-b
 false\t''"
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l notify-url -d 'Ping this URL when a backup starts (URL/start), succeeds (URL) or fails (URL/fail), as healthchecks.io and compatible monitors expect; \'\' removes it. Only scheme and host are ever shown (the path may hold a ping key)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l metrics-file -d 'After every run, write Prometheus metrics to this file (for node_exporter\'s textfile collector), atomically; \'\' removes it' -r
-complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l compression-level -d 'zstd level of new archives (1..=19, default 3; higher: smaller and slower)' -r
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l compression-level -d 'zstd level of new archives (1..=19, default 1; higher: smaller and slower)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l config -d 'Settings file (else AZS_BACKUP_CONFIG, else the per-user default)' -r -F
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l password-stdin -d 'Read the share password from the first line of stdin'
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-key-stdin -d 'Read the legacy encryption key from stdin'

@@ -22,3 +22,9 @@ pub use unpack::{unpack, UnpackOptions, UnpackStats};
 
 /// At most this many zstd compression threads.
 pub const ZSTD_MAX_WORKERS: u32 = 4;
+/// zstd window of at most 2^21 bytes (2 MiB: what levels 3 to 7 use; higher levels would take
+/// 4 to 8 MiB per job in flight).
+pub const ZSTD_MAX_WINDOW_LOG: u32 = 21;
+/// Bytes of input per zstd job (zstd's default is 4 windows, 8 MiB at level 3; smaller jobs
+/// keep the buffers of the jobs in flight small).
+pub const ZSTD_JOB_SIZE: u32 = 2 << 20;

@@ -1,6 +1,6 @@
 //! Packing a source directory into tar + zstd.
 
-use super::ZSTD_MAX_WORKERS;
+use super::{ZSTD_JOB_SIZE, ZSTD_MAX_WINDOW_LOG, ZSTD_MAX_WORKERS};
 use crate::error::{Error, Result};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -52,18 +52,127 @@ pub fn pack<W: Write>(
             .unwrap_or(1)
             .min(ZSTD_MAX_WORKERS),
     );
-    let mut builder = tar::Builder::new(enc);
-    builder.follow_symlinks(false);
-    builder.sparse(false);
-    let mut stats = PackStats::default();
-    walk(&mut builder, dir, Path::new(""), &mut stats, progress)?;
-    let enc = builder
-        .into_inner()
-        .map_err(|e| Error::io("finishing tar stream".to_string(), e))?;
+    // Memory: each job in flight holds its input, its output and the window before it, so
+    // both are capped (levels below 8 use a window of at most 2 MiB anyway).
+    use zstd::stream::raw::CParameter;
+    if level >= 8 {
+        let _ = enc.set_parameter(CParameter::WindowLog(ZSTD_MAX_WINDOW_LOG));
+    }
+    let _ = enc.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE));
+    // Two threads (and zstd's workers): a reader walks the source, reads the files and builds
+    // the tar stream in blocks; this thread compresses them (handing whole jobs to the workers)
+    // and writes the output on (encryption, hashing and the target's writes happen there).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(QUEUE_BLOCKS);
+    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (stats, write_error) = std::thread::scope(|scope| -> Result<_> {
+        let reader = std::thread::Builder::new()
+            .name("backup-read".into())
+            .spawn_scoped(scope, move || -> Result<PackStats> {
+                let mut out = BlockWriter {
+                    tx: &tx,
+                    recycle: recycle_rx,
+                    block: Vec::new(),
+                };
+                let mut builder = tar::Builder::new(&mut out);
+                builder.follow_symlinks(false);
+                builder.sparse(false);
+                let mut stats = PackStats::default();
+                let mut on_file = |bytes: u64| {
+                    let _ = tx.send(Msg::Progress(bytes));
+                };
+                walk(&mut builder, dir, Path::new(""), &mut stats, &mut on_file)?;
+                let finishing = |e| Error::io("finishing tar stream".to_string(), e);
+                builder.finish().map_err(finishing)?;
+                drop(builder);
+                out.send().map_err(finishing)?;
+                Ok(stats)
+            })
+            .map_err(|e| Error::io("starting the reading thread".to_string(), e))?;
+        let mut write_error = None;
+        for msg in rx.iter() {
+            match msg {
+                Msg::Block(block) => {
+                    if let Err(e) = enc.write_all(&block) {
+                        write_error = Some(e);
+                        break;
+                    }
+                    let _ = recycle_tx.send(block);
+                }
+                Msg::Progress(n) => progress(n),
+            }
+        }
+        // Hanging up stops the reader at its next block if this side failed.
+        drop(rx);
+        let stats = match reader.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        Ok((stats, write_error))
+    })?;
+    if let Some(e) = write_error {
+        return Err(Error::io(format!("archiving {}", dir.display()), e));
+    }
+    let stats = stats?;
     let out = enc
         .finish()
         .map_err(|e| Error::io("finishing zstd stream".to_string(), e))?;
     Ok((out, stats))
+}
+
+/// Bytes of tar stream per block handed from the reading thread to the compressing one.
+const BLOCK: usize = 1 << 20;
+/// Blocks queued between them.
+const QUEUE_BLOCKS: usize = 4;
+
+enum Msg {
+    /// The next bytes of the tar stream.
+    Block(Vec<u8>),
+    /// Content bytes read so far (after each file).
+    Progress(u64),
+}
+
+/// Collects the tar stream into blocks of [`BLOCK`] bytes and queues them; fails once the
+/// compressing side has hung up.
+struct BlockWriter<'a> {
+    tx: &'a std::sync::mpsc::SyncSender<Msg>,
+    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+    block: Vec<u8>,
+}
+
+impl BlockWriter<'_> {
+    fn send(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let next = match self.recycle.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::with_capacity(BLOCK),
+        };
+        let full = std::mem::replace(&mut self.block, next);
+        self.tx
+            .send(Msg::Block(full))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressing side stopped"))
+    }
+}
+
+impl Write for BlockWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.block.capacity() == 0 {
+            self.block.reserve_exact(BLOCK);
+        }
+        let n = buf.len().min(BLOCK - self.block.len());
+        self.block.extend_from_slice(&buf[..n]);
+        if self.block.len() == BLOCK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn vanished(stats: &mut PackStats, full: &Path) {

@@ -183,21 +183,174 @@ fn std_perms(mode: u32) -> std::fs::Permissions {
     std::fs::Permissions::from_mode(mode)
 }
 
+/// Bytes of decompressed tar stream handed from the decoding thread to the extracting one at a
+/// time when restoring.
+const BLOCK: usize = 1 << 20;
+/// Blocks queued between the two threads (the read-ahead, and the memory it costs, is bounded
+/// by `(QUEUE_BLOCKS + 2) * BLOCK`).
+const QUEUE_BLOCKS: usize = 4;
+/// Size of the buffer file contents are written from.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// Unpacks a tar + zstd stream into `dest` (which must exist). With `dest = None` the archive
 /// is only read through (every entry decoded and checked as if it were restored), which is
 /// what `verify --key` does.
+///
+/// When restoring, two threads share the work: the calling thread reads `input` (decryption
+/// and hashing happen in that reader) and decompresses it, and a second thread parses the tar
+/// stream, checks every entry and writes the files. They pass blocks of [`BLOCK`] bytes
+/// through a queue of [`QUEUE_BLOCKS`]. Only what the tar parser reads is ever unpacked:
+/// read-ahead past the end of the archive is dropped, and errors there are not reported (as
+/// when one thread stopped reading at the end marker).
 pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> Result<UnpackStats> {
     let dec = zstd::Decoder::new(input).map_err(|e| Error::from_data_io("reading archive", e))?;
-    let mut ar = tar::Archive::new(dec);
-    let mut dest = match dest {
-        Some(d) => Some(Dest {
-            root: Dir::open_ambient_dir(d, cap_std::ambient_authority())
-                .map_err(|e| Error::io(format!("opening {}", d.display()), e))?,
-            cached: None,
-            dirs: Vec::new(),
-        }),
-        None => None,
+    let Some(d) = dest else {
+        // Verifying only: parsing the tar stream is cheap next to decrypting and decompressing.
+        return extract(dec, None, opts);
     };
+    let root = Dir::open_ambient_dir(d, cap_std::ambient_authority())
+        .map_err(|e| Error::io(format!("opening {}", d.display()), e))?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_BLOCKS);
+        let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
+        let opts = *opts;
+        let extractor = std::thread::Builder::new()
+            .name("restore-extract".into())
+            .spawn_scoped(scope, move || {
+                let reader = BlockReader {
+                    rx,
+                    recycle: recycle_tx,
+                    block: Vec::new(),
+                    len: 0,
+                    pos: 0,
+                    failed: None,
+                };
+                extract(reader, Some(root), &opts)
+            })
+            .map_err(|e| Error::io("starting the restore thread".to_string(), e))?;
+        decode_blocks(dec, &tx, &recycle_rx);
+        drop(tx);
+        match extractor.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// One block of the tar stream (`.1` bytes of `.0` are data), or the error that ended it.
+type Block = io::Result<(Vec<u8>, usize)>;
+
+/// The decoding side: fills blocks from `dec` and queues them until the end of the stream, an
+/// error (queued too, for the extracting side to report where it reads it), or until the
+/// extracting side hangs up.
+fn decode_blocks<D: Read>(
+    mut dec: D,
+    tx: &std::sync::mpsc::SyncSender<Block>,
+    recycle: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = recycle.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
+        let mut filled = 0;
+        let mut error = None;
+        while filled < buf.len() {
+            match dec.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        if filled > 0 && tx.send(Ok((buf, filled))).is_err() {
+            return;
+        }
+        if let Some(e) = error {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if filled == 0 {
+            return;
+        }
+    }
+}
+
+/// The extracting side's reader: the queued blocks in order; an error queued by the decoding
+/// side is returned as is (the first time) where it occurred in the stream.
+struct BlockReader {
+    rx: std::sync::mpsc::Receiver<Block>,
+    recycle: std::sync::mpsc::Sender<Vec<u8>>,
+    block: Vec<u8>,
+    len: usize,
+    pos: usize,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        while self.pos == self.len {
+            match self.rx.recv() {
+                Ok(Ok((block, len))) => {
+                    let old = std::mem::replace(&mut self.block, block);
+                    if !old.is_empty() {
+                        let _ = self.recycle.send(old);
+                    }
+                    self.len = len;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.len - self.pos);
+        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Copies `from` to `to` in writes of up to `buf.len()` bytes (the `tar` crate's own copy
+/// writes 8 KiB at a time). Returns the bytes copied.
+fn copy_large(from: &mut impl Read, to: &mut impl io::Write, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match from.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok(total);
+        }
+        to.write_all(&buf[..filled])?;
+        total += filled as u64;
+        if filled < buf.len() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Parses the (decompressed) tar stream `tar_stream`, checks every entry and, with `root`,
+/// writes it below that directory.
+fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> Result<UnpackStats> {
+    let mut ar = tar::Archive::new(tar_stream);
+    let mut dest = root.map(|root| Dest {
+        root,
+        cached: None,
+        dirs: Vec::new(),
+    });
+    let mut write_buf = Vec::new();
     let mode_mask = if opts.preserve_special_bits {
         0o7777
     } else {
@@ -326,7 +479,10 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
                         _ => io_err(&shown, e),
                     })?;
                 let mut file = file.into_std();
-                let n = io::copy(&mut entry, &mut file).map_err(|e| {
+                if write_buf.is_empty() {
+                    write_buf = vec![0u8; WRITE_BUFFER];
+                }
+                let n = copy_large(&mut entry, &mut file, &mut write_buf).map_err(|e| {
                     if e.kind() == io::ErrorKind::InvalidData
                         || e.kind() == io::ErrorKind::UnexpectedEof
                         || crate::crypto::CryptoError::from_io(&e).is_some()

@@ -529,10 +529,10 @@ fn compression_level_is_validated_stored_shown_and_recorded() {
     w.write("src/app.log", &text);
     w.configure(&cer, &["logs=src"]);
     let st = w.json(&["status", "--offline"]);
-    assert_eq!(st["compressionLevel"], 3, "the default: {st}");
+    assert_eq!(st["compressionLevel"], 1, "the default: {st}");
     let id3 = w.backup();
     let show = w.json(&["show", &id3]);
-    assert_eq!(show["compressionLevel"], 3, "{show}");
+    assert_eq!(show["compressionLevel"], 1, "{show}");
 
     // Out of range: one line naming the field and the range, exit 3, nothing changed.
     let before = fs::read(w.config()).unwrap();
@@ -574,7 +574,7 @@ fn compression_level_is_validated_stored_shown_and_recorded() {
     let size = |v: &serde_json::Value| v["roleStatus"][0]["encryptedSizeInBytes"].as_u64().unwrap();
     assert!(
         size(&show) < size(&w.json(&["show", &id3])),
-        "level 19 is smaller than level 3"
+        "level 19 is smaller than level 1"
     );
     w.cmd()
         .args(["restore", &id19, "--to", "restored", "--key"])

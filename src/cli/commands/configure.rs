@@ -66,7 +66,7 @@ pub struct ConfigureArgs {
     /// collector), atomically; '' removes it
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<String>,
-    /// zstd level of new archives (1..=19, default 3; higher: smaller and slower)
+    /// zstd level of new archives (1..=19, default 1; higher: smaller and slower)
     #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
     pub compression_level: Option<i32>,
     /// Confirm changes that delete backups (reducing retention) without asking
