@@ -213,21 +213,7 @@ fn backup_source(
     let file_name = format!("{}{ARCHIVE_SUFFIX}", source.name);
     let path = format!("{dir}/{file_name}");
     let tname = target.display();
-    match std::fs::metadata(&source.path) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(SourceFailure::Source(format!(
-                "{} is not a directory",
-                source.path.display()
-            )))
-        }
-        Err(e) => {
-            return Err(SourceFailure::Source(format!(
-                "{}: {e}",
-                source.path.display()
-            )))
-        }
-    }
+    check_source_dir(source)?;
     let upload = target.create(&path).map_err(SourceFailure::Store)?;
     let error = Rc::new(RefCell::new(None));
     let progress = Rc::new(RefCell::new((0u64, 0u64)));
@@ -276,16 +262,12 @@ fn backup_source(
             },
             _,
         )) => {
-            if let Some(f) = target_failure(error.borrow_mut().take()) {
-                return Err(f);
-            }
-            return Err(SourceFailure::Source(e.to_string()));
+            return Err(target_failure(error.borrow_mut().take())
+                .unwrap_or_else(|| SourceFailure::Source(e.to_string())))
         }
         Err(e) => {
-            if let Some(f) = target_failure(error.borrow_mut().take()) {
-                return Err(f);
-            }
-            return Err(SourceFailure::Source(e.to_string()));
+            return Err(target_failure(error.borrow_mut().take())
+                .unwrap_or_else(|| SourceFailure::Source(e.to_string())))
         }
     };
     let (sink, _) = enc.finish().map_err(|e| {
@@ -309,16 +291,7 @@ fn backup_source(
     if req.verify_after_write {
         read_back(target, &path, written, &sha256)?;
     }
-    if stats.changed_count > 0 {
-        let more = stats.changed_count - stats.changed.len() as u64;
-        observer.warning(&format!(
-            "source {}: {} file(s) changed while they were read and were stored with the size they had when opened: {}{}",
-            source.name,
-            stats.changed_count,
-            stats.changed.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
-        ));
-    }
+    warn_changed(observer, source, &stats);
     Ok(RoleStatus {
         role_name: source.name.clone(),
         status: Status::Succeeded,
@@ -331,6 +304,35 @@ fn backup_source(
         changed_files: stats.changed,
         changed_file_count: stats.changed_count,
     })
+}
+
+/// A source must be a directory that exists.
+fn check_source_dir(source: &Source) -> std::result::Result<(), SourceFailure> {
+    match std::fs::metadata(&source.path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SourceFailure::Source(format!(
+            "{} is not a directory",
+            source.path.display()
+        ))),
+        Err(e) => Err(SourceFailure::Source(format!(
+            "{}: {e}",
+            source.path.display()
+        ))),
+    }
+}
+
+/// Names the files that changed while they were read (stored at their size when opened).
+fn warn_changed(observer: &mut dyn Observer, source: &Source, stats: &archive::PackStats) {
+    if stats.changed_count > 0 {
+        let more = stats.changed_count - stats.changed.len() as u64;
+        observer.warning(&format!(
+            "source {}: {} file(s) changed while they were read and were stored with the size they had when opened: {}{}",
+            source.name,
+            stats.changed_count,
+            stats.changed.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
+    }
 }
 
 /// The read-after-write check: the committed archive, read back from the target, has the

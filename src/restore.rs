@@ -5,7 +5,7 @@
 
 use crate::crypto::{Decryptor, Identity};
 use crate::error::{Error, Result};
-use crate::manifest::{self, Status};
+use crate::manifest::{self, Manifest, RoleStatus, Status};
 use crate::store::Store;
 use crate::verify::{check_identity, target_first, HashingReader, KeepError};
 use sha2::Digest;
@@ -43,47 +43,8 @@ pub fn restore(
 ) -> Result<Vec<Restored>> {
     let m = manifest::read(req.target, req.backup_id)?;
     check_identity(&m, req.identity)?;
-    let roles: Vec<_> = match req.source {
-        Some(name) => {
-            let r = m
-                .role_status
-                .iter()
-                .find(|r| r.role_name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "source",
-                        format!(
-                            "backup {} has no source {name:?}; it has: {}",
-                            m.backup_id,
-                            m.role_status
-                                .iter()
-                                .map(|r| r.role_name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                })?;
-            vec![r]
-        }
-        None => m.role_status.iter().collect(),
-    };
-    // Prove the key unwraps a file key before anything is created on disk.
-    if let Some(file) = roles
-        .iter()
-        .filter(|r| r.status != Status::Failed)
-        .find_map(|r| r.file_name.as_deref())
-    {
-        let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
-        let (reader, kept) = KeepError::new(req.target.open(&path)?);
-        Decryptor::new(reader, req.identity).map_err(|e| {
-            target_first(
-                req.target,
-                &path,
-                &kept,
-                Error::from_data_io(file.to_string(), e),
-            )
-        })?;
-    }
+    let roles = select_roles(&m, req.source)?;
+    prove_key(req, &m, &roles)?;
     prepare_destination(req.to, req.force)?;
     if req.force {
         remove_leftovers(req.to, &roles);
@@ -116,71 +77,9 @@ pub fn restore(
             &format!(".{}.", role.role_name),
             ".partial",
         )?;
-        let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
-        let mut on_read = |n: u64| progress(&role.role_name, n);
-        let (source, kept) = KeepError::new(req.target.open(&path)?);
-        let mut reader = HashingReader::with_progress(source, &mut on_read);
-        let failed = |e: Error| target_first(req.target, &path, &kept, e);
-        let mut dec = Decryptor::new(&mut reader, req.identity).map_err(|e| {
-            failed(Error::from_data_io(
-                format!("{}: {file}", role.role_name),
-                e,
-            ))
-        })?;
-        let opts = crate::archive::UnpackOptions {
-            preserve_special_bits: req.preserve_special_bits,
-        };
-        let stats = crate::archive::unpack(&mut dec, Some(tmp.path()), &opts).map_err(failed)?;
-        io::copy(&mut dec, &mut io::sink()).map_err(|e| {
-            failed(Error::from_data_io(
-                format!("{}: {file}", role.role_name),
-                e,
-            ))
-        })?;
-        drop(dec);
-        let digest = hex::encode(reader.hash.finalize_reset());
-        if Some(digest.as_str()) != role.sha256.as_deref() {
-            return Err(Error::VerificationFailed(format!(
-                "{}: {file}: SHA-256 does not match the manifest; nothing of it was restored",
-                role.role_name
-            )));
-        }
-        crate::verify::check_file_count(role, &stats)?;
+        let stats = unpack_source(req, &m, role, file, tmp.path(), progress)?;
         crate::testhook::point("restore.source-unpacked");
-        // With --force, the folder being replaced is set aside first and deleted only once the
-        // new one is in place: a crash in between never leaves the source missing.
-        let aside = if final_dir.exists() {
-            let aside = req.to.join(format!(
-                ".{}.{}.replaced",
-                role.role_name,
-                uuid::Uuid::new_v4().simple()
-            ));
-            std::fs::rename(&final_dir, &aside)
-                .map_err(|e| Error::io(format!("replacing {}", final_dir.display()), e))?;
-            Some(aside)
-        } else {
-            None
-        };
-        let tmp_path = tmp.keep();
-        // The temporary folder's own mode (0700) and mtime give way to the archive's root, if any;
-        // otherwise it keeps the mode a plain mkdir would give.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755));
-        }
-        std::fs::rename(&tmp_path, &final_dir).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp_path);
-            if let Some(a) = &aside {
-                let _ = std::fs::rename(a, &final_dir);
-            }
-            Error::io(format!("moving into {}", final_dir.display()), e)
-        })?;
-        crate::testhook::point("restore.source-renamed");
-        if let Some(a) = aside {
-            std::fs::remove_dir_all(&a)
-                .map_err(|e| Error::io(format!("removing the replaced {}", a.display()), e))?;
-        }
+        move_into_place(req.to, &role.role_name, tmp.keep(), &final_dir)?;
         out.push(Restored {
             role_name: role.role_name.clone(),
             path: final_dir,
@@ -189,6 +88,135 @@ pub fn restore(
         });
     }
     Ok(out)
+}
+
+/// The sources to restore: the one named (`--source`), else all.
+fn select_roles<'m>(m: &'m Manifest, source: Option<&str>) -> Result<Vec<&'m RoleStatus>> {
+    let Some(name) = source else {
+        return Ok(m.role_status.iter().collect());
+    };
+    let r = m
+        .role_status
+        .iter()
+        .find(|r| r.role_name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            Error::invalid(
+                "source",
+                format!(
+                    "backup {} has no source {name:?}; it has: {}",
+                    m.backup_id,
+                    m.role_status
+                        .iter()
+                        .map(|r| r.role_name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    Ok(vec![r])
+}
+
+/// Proves the key unwraps a file key before anything is created on disk.
+fn prove_key(req: &RestoreRequest<'_>, m: &Manifest, roles: &[&RoleStatus]) -> Result<()> {
+    let Some(file) = roles
+        .iter()
+        .filter(|r| r.status != Status::Failed)
+        .find_map(|r| r.file_name.as_deref())
+    else {
+        return Ok(());
+    };
+    let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
+    let (reader, kept) = KeepError::new(req.target.open(&path)?);
+    Decryptor::new(reader, req.identity).map_err(|e| {
+        target_first(
+            req.target,
+            &path,
+            &kept,
+            Error::from_data_io(file.to_string(), e),
+        )
+    })?;
+    Ok(())
+}
+
+/// Decrypts, checks and unpacks one source's archive into `tmp`: every chunk authenticated,
+/// the SHA-256 and the file count compared with the manifest.
+fn unpack_source(
+    req: &RestoreRequest<'_>,
+    m: &Manifest,
+    role: &RoleStatus,
+    file: &str,
+    tmp: &Path,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<crate::archive::UnpackStats> {
+    let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
+    let mut on_read = |n: u64| progress(&role.role_name, n);
+    let (source, kept) = KeepError::new(req.target.open(&path)?);
+    let mut reader = HashingReader::with_progress(source, &mut on_read);
+    let failed = |e: Error| target_first(req.target, &path, &kept, e);
+    let mut dec = Decryptor::new(&mut reader, req.identity).map_err(|e| {
+        failed(Error::from_data_io(
+            format!("{}: {file}", role.role_name),
+            e,
+        ))
+    })?;
+    let opts = crate::archive::UnpackOptions {
+        preserve_special_bits: req.preserve_special_bits,
+    };
+    let stats = crate::archive::unpack(&mut dec, Some(tmp), &opts).map_err(failed)?;
+    io::copy(&mut dec, &mut io::sink()).map_err(|e| {
+        failed(Error::from_data_io(
+            format!("{}: {file}", role.role_name),
+            e,
+        ))
+    })?;
+    drop(dec);
+    let digest = hex::encode(reader.hash.finalize_reset());
+    if Some(digest.as_str()) != role.sha256.as_deref() {
+        return Err(Error::VerificationFailed(format!(
+            "{}: {file}: SHA-256 does not match the manifest; nothing of it was restored",
+            role.role_name
+        )));
+    }
+    crate::verify::check_file_count(role, &stats)?;
+    Ok(stats)
+}
+
+/// Renames the authenticated temporary folder to `final_dir`. With --force, the folder being
+/// replaced is set aside first and deleted only once the new one is in place: a crash in
+/// between never leaves the source missing.
+fn move_into_place(to: &Path, role_name: &str, tmp_path: PathBuf, final_dir: &Path) -> Result<()> {
+    let aside = if final_dir.exists() {
+        let aside = to.join(format!(
+            ".{}.{}.replaced",
+            role_name,
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::rename(final_dir, &aside)
+            .map_err(|e| Error::io(format!("replacing {}", final_dir.display()), e))?;
+        Some(aside)
+    } else {
+        None
+    };
+    // The temporary folder's own mode (0700) and mtime give way to the archive's root, if any;
+    // otherwise it keeps the mode a plain mkdir would give.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755));
+    }
+    std::fs::rename(&tmp_path, final_dir).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        if let Some(a) = &aside {
+            let _ = std::fs::rename(a, final_dir);
+        }
+        Error::io(format!("moving into {}", final_dir.display()), e)
+    })?;
+    crate::testhook::point("restore.source-renamed");
+    if let Some(a) = aside {
+        std::fs::remove_dir_all(&a)
+            .map_err(|e| Error::io(format!("removing the replaced {}", a.display()), e))?;
+    }
+    Ok(())
 }
 
 /// Removes what a crashed restore of these sources left in `to`: hidden `.NAME.*.partial`

@@ -341,6 +341,142 @@ fn copy_large(from: &mut impl Read, to: &mut impl io::Write, buf: &mut [u8]) -> 
     }
 }
 
+/// What an entry of this type becomes, `None` for extension headers the tar reader did not
+/// fold into the next entry; a refusal for the types azs-backup never writes.
+fn classify(kind: tar::EntryType, shown: &str) -> Result<Option<Seen>> {
+    let seen = match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+            Seen::File
+        }
+        tar::EntryType::Directory => Seen::Dir,
+        tar::EntryType::Symlink => Seen::Symlink,
+        // Extension headers that tar itself did not fold into the next entry.
+        tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => return Ok(None),
+        tar::EntryType::Link => {
+            return Err(refuse(
+                shown,
+                "hard links are never written by azs-backup and are not restored",
+            ))
+        }
+        tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+            return Err(refuse(
+                shown,
+                "device nodes and FIFOs are never written by azs-backup and are not restored",
+            ))
+        }
+        other => {
+            return Err(refuse(
+                shown,
+                format!(
+                    "entry type {:?} is not one azs-backup writes",
+                    other.as_byte() as char
+                ),
+            ))
+        }
+    };
+    Ok(Some(seen))
+}
+
+/// Creates the file `name` in `parent` (never following or replacing anything) and writes
+/// the entry's data, mode and mtime. Returns the bytes written.
+fn write_file(
+    parent: &Dir,
+    name: &Path,
+    entry: &mut impl Read,
+    shown: &str,
+    mode: u32,
+    mtime: u64,
+    write_buf: &mut Vec<u8>,
+) -> Result<u64> {
+    // create_new: O_CREAT|O_EXCL never follows a symlink and never replaces a file.
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Readable by the owner only until its own mode is set, after its data.
+    #[cfg(unix)]
+    cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = parent
+        .open_with(name, &options)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => refuse(shown, "the name appears twice in the archive"),
+            _ => io_err(shown, e),
+        })?;
+    let mut file = file.into_std();
+    if write_buf.is_empty() {
+        *write_buf = vec![0u8; WRITE_BUFFER];
+    }
+    let n = copy_large(entry, &mut file, write_buf).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidData
+            || e.kind() == io::ErrorKind::UnexpectedEof
+            || crate::crypto::CryptoError::from_io(&e).is_some()
+        {
+            Error::from_data_io(format!("restoring {shown}"), e)
+        } else {
+            io_err(shown, e)
+        }
+    })?;
+    #[cfg(unix)]
+    file.set_permissions(std_perms(mode))
+        .map_err(|e| io_err(shown, e))?;
+    let t = filetime::FileTime::from_unix_time(mtime as i64, 0);
+    filetime::set_file_handle_times(&file, Some(t), Some(t)).map_err(|e| io_err(shown, e))?;
+    Ok(n)
+}
+
+/// Sets the directories' modes and mtimes once everything is written, deepest first, so a
+/// parent's mtime is set after its children changed it.
+fn set_dir_times(mut d: Dest) -> Result<()> {
+    d.cached = None;
+    // Deepest first, so a parent's mtime is set after its children changed it.
+    let mut dirs = std::mem::take(&mut d.dirs);
+    dirs.sort_by_key(|x| std::cmp::Reverse(x.0.len()));
+    for (parts, mode, mtime) in dirs {
+        let shown = String::from_utf8_lossy(&parts.join(&b'/')).into_owned();
+        let rel: PathBuf = parts.iter().map(|c| os_name(c)).collect();
+        #[cfg(unix)]
+        d.root
+            .set_permissions(&rel, cap_std::fs::Permissions::from_std(std_perms(mode)))
+            .map_err(|e| io_err(&shown, e))?;
+        #[cfg(not(unix))]
+        let _ = mode;
+        let t = cap_std::time::SystemTime::from_std(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime),
+        );
+        let spec = |t| Some(cap_fs_ext::SystemTimeSpec::Absolute(t));
+        d.root
+            .set_symlink_times(&rel, spec(t), spec(t))
+            .map_err(|e| io_err(&shown, e))?;
+    }
+    Ok(())
+}
+
+/// Creates the directory `name` in `parent`; one already there (made for an earlier entry
+/// below it) is fine, anything else under that name is a duplicate.
+fn make_dir(parent: &Dir, name: &Path, shown: &str) -> Result<()> {
+    match parent.create_dir(name) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match parent.symlink_metadata(name) {
+            Ok(m) if m.is_dir() => {}
+            _ => return Err(refuse(shown, "the name appears twice in the archive")),
+        },
+        Err(e) => return Err(io_err(shown, e)),
+    }
+    Ok(())
+}
+
+/// Creates the symlink `name` in `parent`, pointing at `link` (never followed here).
+fn make_symlink(parent: &Dir, name: &Path, link: &[u8], shown: &str) -> Result<()> {
+    let target = os_name(link);
+    #[cfg(unix)]
+    let made = parent.symlink_contents(&target, name);
+    #[cfg(windows)]
+    let made = parent.symlink_file(&target, name);
+    made.map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => refuse(shown, "the name appears twice in the archive"),
+        _ => io_err(shown, e),
+    })?;
+    Ok(())
+}
+
 /// Parses the (decompressed) tar stream `tar_stream`, checks every entry and, with `root`,
 /// writes it below that directory.
 fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> Result<UnpackStats> {
@@ -369,35 +505,8 @@ fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> R
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let kind = entry.header().entry_type();
-        let seen = match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                Seen::File
-            }
-            tar::EntryType::Directory => Seen::Dir,
-            tar::EntryType::Symlink => Seen::Symlink,
-            // Extension headers that tar itself did not fold into the next entry.
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-            tar::EntryType::Link => {
-                return Err(refuse(
-                    &shown,
-                    "hard links are never written by azs-backup and are not restored",
-                ))
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                return Err(refuse(
-                    &shown,
-                    "device nodes and FIFOs are never written by azs-backup and are not restored",
-                ))
-            }
-            other => {
-                return Err(refuse(
-                    &shown,
-                    format!(
-                        "entry type {:?} is not one azs-backup writes",
-                        other.as_byte() as char
-                    ),
-                ))
-            }
+        let Some(seen) = classify(kind, &shown)? else {
+            continue;
         };
         let parts = components(&raw, &shown)?;
         if parts.is_empty() {
@@ -436,96 +545,30 @@ fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> R
         let parent = d.dir(parent, &shown)?;
         match seen {
             Seen::Dir => {
-                match parent.create_dir(&name) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        match parent.symlink_metadata(&name) {
-                            Ok(m) if m.is_dir() => {}
-                            _ => {
-                                return Err(refuse(&shown, "the name appears twice in the archive"))
-                            }
-                        }
-                    }
-                    Err(e) => return Err(io_err(&shown, e)),
-                }
+                make_dir(parent, &name, &shown)?;
                 d.dirs.push((parts.clone(), mode, mtime));
             }
             Seen::Symlink => {
-                let target = os_name(link.as_deref().unwrap_or_default());
-                #[cfg(unix)]
-                let made = parent.symlink_contents(&target, &name);
-                #[cfg(windows)]
-                let made = parent.symlink_file(&target, &name);
-                made.map_err(|e| match e.kind() {
-                    io::ErrorKind::AlreadyExists => {
-                        refuse(&shown, "the name appears twice in the archive")
-                    }
-                    _ => io_err(&shown, e),
-                })?;
+                make_symlink(parent, &name, link.as_deref().unwrap_or_default(), &shown)?
             }
             Seen::File => {
-                // create_new: O_CREAT|O_EXCL never follows a symlink and never replaces a file.
-                let mut options = cap_std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                // Readable by the owner only until its own mode is set, after its data.
-                #[cfg(unix)]
-                cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let file = parent
-                    .open_with(&name, &options)
-                    .map_err(|e| match e.kind() {
-                        io::ErrorKind::AlreadyExists => {
-                            refuse(&shown, "the name appears twice in the archive")
-                        }
-                        _ => io_err(&shown, e),
-                    })?;
-                let mut file = file.into_std();
-                if write_buf.is_empty() {
-                    write_buf = vec![0u8; WRITE_BUFFER];
-                }
-                let n = copy_large(&mut entry, &mut file, &mut write_buf).map_err(|e| {
-                    if e.kind() == io::ErrorKind::InvalidData
-                        || e.kind() == io::ErrorKind::UnexpectedEof
-                        || crate::crypto::CryptoError::from_io(&e).is_some()
-                    {
-                        Error::from_data_io(format!("restoring {shown}"), e)
-                    } else {
-                        io_err(&shown, e)
-                    }
-                })?;
-                #[cfg(unix)]
-                file.set_permissions(std_perms(mode))
-                    .map_err(|e| io_err(&shown, e))?;
-                let t = filetime::FileTime::from_unix_time(mtime as i64, 0);
-                filetime::set_file_handle_times(&file, Some(t), Some(t))
-                    .map_err(|e| io_err(&shown, e))?;
+                let n = write_file(
+                    parent,
+                    &name,
+                    &mut entry,
+                    &shown,
+                    mode,
+                    mtime,
+                    &mut write_buf,
+                )?;
                 stats.files += 1;
                 stats.bytes += n;
                 crate::testhook::point("unpack.file-written");
             }
         }
     }
-    if let Some(mut d) = dest {
-        d.cached = None;
-        // Deepest first, so a parent's mtime is set after its children changed it.
-        let mut dirs = std::mem::take(&mut d.dirs);
-        dirs.sort_by_key(|x| std::cmp::Reverse(x.0.len()));
-        for (parts, mode, mtime) in dirs {
-            let shown = String::from_utf8_lossy(&parts.join(&b'/')).into_owned();
-            let rel: PathBuf = parts.iter().map(|c| os_name(c)).collect();
-            #[cfg(unix)]
-            d.root
-                .set_permissions(&rel, cap_std::fs::Permissions::from_std(std_perms(mode)))
-                .map_err(|e| io_err(&shown, e))?;
-            #[cfg(not(unix))]
-            let _ = mode;
-            let t = cap_std::time::SystemTime::from_std(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime),
-            );
-            let spec = |t| Some(cap_fs_ext::SystemTimeSpec::Absolute(t));
-            d.root
-                .set_symlink_times(&rel, spec(t), spec(t))
-                .map_err(|e| io_err(&shown, e))?;
-        }
+    if let Some(d) = dest {
+        set_dir_times(d)?;
     }
     Ok(stats)
 }
