@@ -1276,32 +1276,47 @@ fn a_backup_on_a_samba_share_is_listed_checked_and_extracted() {
 /// `ru_maxrss`, for this child alone). The child is reaped by `wait4`, not `Child::wait`.
 #[cfg(target_os = "linux")]
 #[allow(clippy::zombie_processes)]
-fn run_measuring_memory(mut c: Command) -> (i32, Vec<u8>, String, u64) {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value, and wait4 is given valid pointers to write to.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: see above; the child is ours and has not been waited for.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    let (mut out, mut err) = (Vec::new(), String::new());
-    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    child
-        .stderr
-        .take()
+fn run_measuring_memory(c: Command) -> (i32, Vec<u8>, String, u64) {
+    // The binary runs as the grandchild of this process, under a small Python parent that
+    // reports its peak memory: a child's peak as wait4 reports it includes the memory of the
+    // process it was forked from (until exec), and this test process, which runs every CLI
+    // test in threads, can be large.
+    const PARENT: &str = "import os, sys\n\
+pid = os.fork()\n\
+if pid == 0:\n    os.execv(sys.argv[2], sys.argv[2:])\n\
+_, st, ru = os.wait4(pid, 0)\n\
+open(sys.argv[1], 'w').write(str(ru.ru_maxrss))\n\
+sys.exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))\n";
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut p = Command::new("python3");
+    p.arg("-c")
+        .arg(PARENT)
+        .arg(report.path())
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => p.env(k, v),
+            None => p.env_remove(k),
+        };
+    }
+    let out = p
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs");
+    let code = out.status.code().expect("not killed");
+    assert!(code < 128, "killed: {code}");
+    let rss_kib = std::fs::read_to_string(report.path())
         .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(libc::WIFEXITED(status), "killed: {status}");
-    (libc::WEXITSTATUS(status), out, err, usage.ru_maxrss as u64)
+        .trim()
+        .parse()
+        .expect("the peak memory");
+    (
+        code,
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        rss_kib,
+    )
 }
 
 /// A snapshot larger than the memory the binary may use is checked and extracted: the HMAC,
