@@ -1053,7 +1053,8 @@ fn unusable_targets_fail_with_advice() {
     }
 }
 
-/// A backup bigger than the `tiny` share: exit 4 "full", no Succeeded backup listed, no
+/// A backup bigger than the `tiny` share: refused up front by the capacity check, then (with
+/// a smaller estimate) failing mid-upload: exit 4 "full", no new Succeeded backup listed, no
 /// temporary file and no manifest left; the next backup that fits succeeds.
 #[test]
 fn full_share_fails_cleanly() {
@@ -1085,6 +1086,26 @@ fn full_share_fails_cleanly() {
     .ok();
     let local = srv.local(&tiny, &folder);
 
+    // The capacity check refuses a backup that cannot fit before anything is written (its
+    // estimate is the sources' plain size: there is no earlier backup).
+    ctx.run(&["--config", s(&cfg), "start-backup"], None)
+        .fails(4)
+        .says(&["is full", "free space"]);
+    let (backups, incomplete) = ctx.listing(&cfg);
+    assert!(
+        backups.is_empty() && incomplete.is_empty(),
+        "{backups:?} {incomplete:?}"
+    );
+
+    // After a small backup the estimate is its size, so the next runs start and meet the full
+    // share mid-upload.
+    let big = std::fs::read(src.join("too-big.bin")).unwrap();
+    std::fs::remove_file(src.join("too-big.bin")).unwrap();
+    let r = ctx.json(&cfg, &["start-backup"]).ok();
+    let first = r.doc()["backupId"].as_str().unwrap().to_string();
+    std::fs::write(src.join("too-big.bin"), &big).unwrap();
+    drop(big);
+
     for json in [false, true] {
         let mut args = vec!["--config", s(&cfg), "start-backup"];
         if json {
@@ -1103,12 +1124,13 @@ fn full_share_fails_cleanly() {
                 "a failed run left temporary files: {:?}",
                 files_ending(local, ".partial")
             );
-            assert!(files_ending(local, "manifest.json").is_empty());
-            assert!(files_ending(local, ".enc").is_empty());
+            // Only the first backup's manifest and archive.
+            assert_eq!(files_ending(local, "manifest.json").len(), 1);
+            assert_eq!(files_ending(local, ".enc").len(), 1);
         }
     }
     let (backups, incomplete) = ctx.listing(&cfg);
-    assert!(backups.is_empty(), "{backups:?}");
+    assert_eq!(backups, vec![(first.clone(), "Succeeded".to_string())]);
     assert_eq!(incomplete.len(), 2, "{incomplete:?}");
     let r = ctx.json(&cfg, &["status"]).ok();
     let d = r.doc();
@@ -1130,7 +1152,11 @@ fn full_share_fails_cleanly() {
     let id = r.doc()["backupId"].as_str().unwrap().to_string();
     let size = r.doc()["backupDataSizeInBytes"].as_u64().unwrap();
     let (backups, incomplete) = ctx.listing(&cfg);
-    assert_eq!(backups, vec![(id.clone(), "Succeeded".to_string())]);
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    assert!(
+        backups.contains(&(id.clone(), "Succeeded".to_string())),
+        "{backups:?}"
+    );
     assert_eq!(incomplete.len(), 2, "{incomplete:?}");
     if let Some(local) = &local {
         assert!(files_ending(local, ".partial").is_empty());
@@ -1153,7 +1179,11 @@ fn full_share_fails_cleanly() {
         .says(&["targetAlmostFull"]);
     ctx.prune_leftovers(&cfg, &incomplete);
     if let Some(local) = &local {
-        assert_eq!(dir_names(&local.join("MASBackup")), vec![id.clone()]);
+        let mut want = vec![first.clone(), id.clone()];
+        want.sort();
+        let mut got = dir_names(&local.join("MASBackup"));
+        got.sort();
+        assert_eq!(got, want);
     }
     let to = ctx.path("restored");
     ctx.json(
