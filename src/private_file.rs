@@ -1,6 +1,7 @@
 //! Private files (a leaf module): settings, secrets and state are read only when group and
 //! others cannot read them, and written atomically with mode 0600 (temporary file in the same
-//! directory, fsync, rename, fsync of the directory).
+//! directory, fsync, rename, fsync of the directory). Also the local-folder rules shared by
+//! `restore` and `unprotect`: private staging folders and which destinations may be written.
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -100,4 +101,22 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// A destination must be missing, an empty directory, or (with `force`) any directory.
+/// Returns whether it exists; `verb` names the operation in the refusal.
+pub fn check_destination(dest: &Path, force: bool, verb: &str) -> Result<bool> {
+    match std::fs::read_dir(dest) {
+        Ok(mut rd) => {
+            if rd.next().is_some() && !force {
+                return Err(Error::Restore(format!(
+                    "{} is not empty; {verb} into an empty or new directory, or pass --force",
+                    dest.display()
+                )));
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("reading {}", dest.display()), e)),
+    }
 }

@@ -239,26 +239,8 @@ fn remove_leftovers(to: &Path, roles: &[&manifest::RoleStatus]) {
 }
 
 fn prepare_destination(to: &Path, force: bool) -> Result<()> {
-    if check_destination(to, force, "restore")? {
+    if crate::private_file::check_destination(to, force, "restore")? {
         return Ok(());
     }
     std::fs::create_dir_all(to).map_err(|e| Error::io(format!("creating {}", to.display()), e))
-}
-
-/// A destination must be missing, an empty directory, or (with `force`) any directory.
-/// Returns whether it exists; `verb` names the operation in the refusal.
-pub(crate) fn check_destination(dest: &Path, force: bool, verb: &str) -> Result<bool> {
-    match std::fs::read_dir(dest) {
-        Ok(mut rd) => {
-            if rd.next().is_some() && !force {
-                return Err(Error::Restore(format!(
-                    "{} is not empty; {verb} into an empty or new directory, or pass --force",
-                    dest.display()
-                )));
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(format!("reading {}", dest.display()), e)),
-    }
 }

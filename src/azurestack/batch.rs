@@ -446,7 +446,7 @@ enum Sink {
 
 impl Sink {
     fn extract(dest: &Path, force: bool) -> Result<Sink> {
-        let existed = crate::restore::check_destination(dest, force, "extract")?;
+        let existed = crate::private_file::check_destination(dest, force, "extract")?;
         std::fs::create_dir_all(dest)
             .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
         // 0700: nobody else can look into an extraction in progress.

@@ -82,7 +82,7 @@ pub fn unprotect(
     let mut warnings: Vec<String> = status_warning(&sidecar).into_iter().collect();
     check_thumbprint(req.key, &sidecar, &name)?;
     if let Some(dest) = req.destination {
-        crate::restore::check_destination(dest, req.force, "extract")?;
+        crate::private_file::check_destination(dest, req.force, "extract")?;
     }
     let keys = unwrap_keys(req.key, &sidecar.encrypted_key, &sidecar.thumbprint)?;
     warnings.extend(keys.mac_key_warning());
