@@ -232,10 +232,11 @@ fn backup_source(
             ))
         })
     };
-    let enc = Encryptor::new(recipient, sink).map_err(|e| {
-        target_failure(error.borrow_mut().take())
-            .unwrap_or_else(|| SourceFailure::Source(e.to_string()))
-    })?;
+    // A target error caught by the sink explains the failure better than what it caused.
+    let failure = |msg: String| {
+        target_failure(error.borrow_mut().take()).unwrap_or(SourceFailure::Source(msg))
+    };
+    let enc = Encryptor::new(recipient, sink).map_err(|e| failure(e.to_string()))?;
     let packed = {
         let mut on_progress = |read: u64| {
             let written = progress.borrow().1;
@@ -261,19 +262,10 @@ fn backup_source(
                 failed: Some(e), ..
             },
             _,
-        )) => {
-            return Err(target_failure(error.borrow_mut().take())
-                .unwrap_or_else(|| SourceFailure::Source(e.to_string())))
-        }
-        Err(e) => {
-            return Err(target_failure(error.borrow_mut().take())
-                .unwrap_or_else(|| SourceFailure::Source(e.to_string())))
-        }
+        )) => return Err(failure(e.to_string())),
+        Err(e) => return Err(failure(e.to_string())),
     };
-    let (sink, _) = enc.finish().map_err(|e| {
-        target_failure(error.borrow_mut().take())
-            .unwrap_or_else(|| SourceFailure::Source(e.to_string()))
-    })?;
+    let (sink, _) = enc.finish().map_err(|e| failure(e.to_string()))?;
     for w in &stats.warnings {
         observer.warning(&format!("source {}: {w}", source.name));
     }
@@ -548,19 +540,7 @@ pub fn outcome(m: &Manifest) -> Result<()> {
     if m.status == Status::Succeeded {
         return Ok(());
     }
-    let detail = m
-        .role_status
-        .iter()
-        .filter(|r| r.status != Status::Succeeded)
-        .map(|r| {
-            format!(
-                "{}: {}",
-                r.role_name,
-                r.error_message.as_deref().unwrap_or("failed")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let detail = m.failed_sources();
     Err(Error::PartialFailure {
         backup_id: m.backup_id.clone(),
         status: m.status.to_string(),

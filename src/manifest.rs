@@ -114,6 +114,22 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// `name: why; …` for the sources that did not succeed (the detail of a partial failure).
+    pub fn failed_sources(&self) -> String {
+        self.role_status
+            .iter()
+            .filter(|r| r.status != Status::Succeeded)
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.role_name,
+                    r.error_message.as_deref().unwrap_or("failed")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The recipient id needed to decrypt this backup.
     pub fn recipient_id(&self) -> String {
         self.encryption_cert_thumbprint

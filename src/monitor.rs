@@ -43,7 +43,7 @@ impl RunEnd {
                 success: m.status == Status::Succeeded,
                 backup_id: Some(m.backup_id.clone()),
                 status: m.status,
-                error: (m.status != Status::Succeeded).then(|| failed_sources(m)),
+                error: (m.status != Status::Succeeded).then(|| m.failed_sources()),
                 size_in_bytes: m.encrypted_size(),
             },
             Err(e) => RunEnd::failed(e),
@@ -60,22 +60,6 @@ impl RunEnd {
             size_in_bytes: 0,
         }
     }
-}
-
-/// `name: why; …` for the sources that did not succeed.
-fn failed_sources(m: &Manifest) -> String {
-    m.role_status
-        .iter()
-        .filter(|r| r.status != Status::Succeeded)
-        .map(|r| {
-            format!(
-                "{}: {}",
-                r.role_name,
-                r.error_message.as_deref().unwrap_or("failed")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Watches one backup run: pings at its start and end, writes the metrics after it.
