@@ -16,7 +16,8 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use azs_backup::certificate::Certificate;
 use azs_backup::crypto::{
-    encrypted_len, Encryptor, Header, LegacyKey, KIND_CERTIFICATE, KIND_LEGACY_KEY, NONCE_PREFIX,
+    encrypted_len, Encryptor, Header, LegacyKey, Stanza, KIND_CERTIFICATE, KIND_LEGACY_KEY,
+    NONCE_PREFIX,
 };
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -91,12 +92,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 wrapped.extend_from_slice(&wrapped_tail);
                 (legacy.key_id(), wrapped)
             };
-            let header = Header {
-                kind,
-                recipient_id: recipient_id.clone(),
-                wrapped_key,
+            let header = Header::new(
+                vec![Stanza {
+                    kind,
+                    recipient_id: recipient_id.clone(),
+                    wrapped_key,
+                }],
                 nonce_prefix,
-            };
+            );
             let raw = header.to_bytes();
             let data = plaintext(len);
             let mut out = raw.clone();

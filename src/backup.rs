@@ -22,6 +22,8 @@ pub struct BackupRequest<'a> {
     pub target: &'a dyn Store,
     pub sources: &'a [Source],
     pub recipient: &'a Recipient,
+    /// Recovery certificates: every archive's file key is also wrapped for each of them.
+    pub recovery: &'a [Recipient],
     pub now: DateTime<Utc>,
     /// The backup id to use (a fresh GUID when `None`).
     pub backup_id: Option<String>,
@@ -101,6 +103,7 @@ pub fn run(req: &BackupRequest<'_>, observer: &mut dyn Observer) -> Result<Manif
         time_taken_to_create: crate::clock::iso8601_duration(started.elapsed()),
         encryption_cert_thumbprint: thumbprint,
         encryption_key_id: key_id,
+        recovery_cert_thumbprints: req.recovery.iter().map(Recipient::id).collect(),
         host_name: host_name(),
         compression_level: Some(req.compression_level),
         role_status: roles,
@@ -236,7 +239,11 @@ fn backup_source(
     let failure = |msg: String| {
         target_failure(error.borrow_mut().take()).unwrap_or(SourceFailure::Source(msg))
     };
-    let enc = Encryptor::new(recipient, sink).map_err(|e| failure(e.to_string()))?;
+    let recipients: Vec<Recipient> = std::iter::once(recipient)
+        .chain(req.recovery)
+        .cloned()
+        .collect();
+    let enc = Encryptor::for_recipients(&recipients, sink).map_err(|e| failure(e.to_string()))?;
     let packed = {
         let mut on_progress = |read: u64| {
             let written = progress.borrow().1;
@@ -639,11 +646,13 @@ pub fn run_locked(
         crate::store::open(&spec, Some(&credentials))
     }));
     let guard = || lock.check_held();
+    let recovery = loaded.recovery_recipients()?;
     let result = run(
         &BackupRequest {
             target,
             sources: &loaded.settings.sources,
             recipient,
+            recovery: &recovery,
             now,
             backup_id,
             verify_after_write: loaded.settings.verify_after_write,

@@ -17,6 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+mod recovery;
+pub use recovery::MAX_RECOVERY_CERTIFICATES;
+
 /// The changes asked for. `None` / empty = keep.
 #[derive(Default)]
 pub struct ConfigureRequest {
@@ -44,6 +47,10 @@ pub struct ConfigureRequest {
     pub metrics_file: Option<PathBuf>,
     /// zstd level of new archives.
     pub compression_level: Option<i32>,
+    /// Recovery certificates to add (public-only, like the encryption certificate).
+    pub recovery_cert_paths: Vec<PathBuf>,
+    /// Thumbprints of recovery certificates to remove.
+    pub remove_recovery_certs: Vec<String>,
 }
 
 /// What `configure` did.
@@ -98,6 +105,8 @@ pub fn configure(
         notify_url,
         metrics_file,
         compression_level,
+        recovery_cert_paths,
+        remove_recovery_certs,
     } = req;
     apply_monitoring(&mut loaded.settings, notify_url, metrics_file, &mut changed)?;
     apply_simple_fields(
@@ -122,8 +131,17 @@ pub fn configure(
         &mut changed,
         &mut notes,
     )?;
+    recovery::apply_recovery(
+        &mut loaded.settings,
+        recovery_cert_paths,
+        remove_recovery_certs,
+        now,
+        &mut changed,
+        &mut notes,
+    )?;
     apply_sources(&mut loaded.settings, &remove_sources, sources, &mut changed)?;
     loaded.settings.validate()?;
+    recovery::check_distinct(&loaded.settings)?;
     changed.dedup();
 
     check_target(
@@ -233,6 +251,7 @@ fn first_settings(paths: &SettingsPaths, req: &ConfigureRequest) -> Result<Loade
             backup_retention_period_in_days: RETENTION_DEFAULT,
             encryption_mode: EncryptionMode::Certificate,
             encryption_certificate: None,
+            recovery_certificates: Vec::new(),
             verify_after_write: false,
             compression_level: None,
             notify_url: None,

@@ -7,7 +7,7 @@
 //!     manifest.json           written last: a folder without it is an incomplete run
 //! ```
 
-use crate::crypto::KeyId;
+use crate::crypto::{KeyId, MAX_RECIPIENTS};
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -101,6 +101,11 @@ pub struct Manifest {
     /// Key id of the legacy key needed to decrypt (backward-compatibility mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key_id: Option<String>,
+    /// Thumbprints of the recovery certificates every archive's file key is also wrapped for
+    /// (`configure --recovery-cert-path`), in header order after the encryption recipient.
+    /// Absent when there are none (and in manifests of earlier versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_cert_thumbprints: Vec<String>,
     pub host_name: String,
     /// zstd level the archives were compressed with (absent in manifests of earlier versions,
     /// which always used level 3). Informational: decompression needs no level.
@@ -136,6 +141,22 @@ impl Manifest {
             .clone()
             .or_else(|| self.encryption_key_id.clone())
             .unwrap_or_default()
+    }
+
+    /// Every recipient id that can open this backup, in the order of the archives' headers:
+    /// the encryption certificate or key, then the recovery certificates.
+    pub fn recipient_ids(&self) -> Vec<String> {
+        let mut ids = vec![self.recipient_id()];
+        ids.extend(self.recovery_cert_thumbprints.iter().cloned());
+        ids
+    }
+
+    /// Whether `id` (compared ignoring ASCII case) is one of this backup's recovery
+    /// certificates rather than its encryption recipient.
+    pub fn is_recovery(&self, id: &str) -> bool {
+        self.recovery_cert_thumbprints
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(id))
     }
 
     /// Total encrypted bytes.
@@ -359,7 +380,8 @@ pub fn parse(bytes: &[u8], folder: &str) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Exactly one recipient id, well formed: a certificate thumbprint or a legacy key id.
+/// Exactly one recipient id, well formed: a certificate thumbprint or a legacy key id; then at
+/// most [`MAX_RECIPIENTS`]` - 1` distinct recovery thumbprints, none of them the first.
 fn check_recipient_id(m: &Manifest) -> Result<()> {
     let hex =
         |s: &str, digits: usize| s.len() == digits && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -367,12 +389,28 @@ fn check_recipient_id(m: &Manifest) -> Result<()> {
         &m.encryption_cert_thumbprint,
         m.encryption_key_id.as_deref().map(KeyId::from),
     ) {
-        (Some(t), None) if hex(t, 40) => Ok(()),
-        (None, Some(KeyId::Legacy(k))) if hex(&k, 16) => Ok(()),
-        _ => Err(Error::VerificationFailed(
+        (Some(t), None) if hex(t, 40) => {}
+        (None, Some(KeyId::Legacy(k))) if hex(&k, 16) => {}
+        _ => return Err(Error::VerificationFailed(
             "exactly one of encryptionCertThumbprint (40 hex digits) and encryptionKeyId (key: and 16 hex digits) must be present".into(),
         )),
     }
+    let recovery = &m.recovery_cert_thumbprints;
+    if recovery.len() >= MAX_RECIPIENTS || recovery.iter().any(|t| !hex(t, 40)) {
+        return Err(Error::VerificationFailed(format!(
+            "recoveryCertThumbprints must hold at most {} thumbprints of 40 hex digits",
+            MAX_RECIPIENTS - 1
+        )));
+    }
+    let ids = m.recipient_ids();
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].iter().any(|o| o.eq_ignore_ascii_case(id)) {
+            return Err(Error::VerificationFailed(format!(
+                "recoveryCertThumbprints lists {id} twice (or it is the encryption certificate)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One `roleStatus` entry; `names` holds the (lower-case) source names seen so far.

@@ -7,7 +7,7 @@ use crate::crypto::{Decryptor, Identity};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, RoleStatus, Status};
 use crate::store::Store;
-use crate::verify::{check_identity, target_first, HashingReader, KeepError};
+use crate::verify::{check_identity, target_first, HashingReader, KeepError, OpenedWith};
 use sha2::Digest;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,8 @@ pub struct Restored {
     pub path: PathBuf,
     pub files: u64,
     pub bytes: u64,
+    /// The recipient of the backup the key given opened.
+    pub opened_with: OpenedWith,
 }
 
 /// Restores and returns what was written.
@@ -77,7 +79,7 @@ pub fn restore(
             &format!(".{}.", role.role_name),
             ".partial",
         )?;
-        let stats = unpack_source(req, &m, role, file, tmp.path(), progress)?;
+        let (stats, opened_with) = unpack_source(req, &m, role, file, tmp.path(), progress)?;
         crate::testhook::point("restore.source-unpacked");
         move_into_place(req.to, &role.role_name, tmp.keep(), &final_dir)?;
         out.push(Restored {
@@ -85,6 +87,7 @@ pub fn restore(
             path: final_dir,
             files: stats.files,
             bytes: stats.bytes,
+            opened_with,
         });
     }
     Ok(out)
@@ -147,7 +150,7 @@ fn unpack_source(
     file: &str,
     tmp: &Path,
     progress: &mut dyn FnMut(&str, u64),
-) -> Result<crate::archive::UnpackStats> {
+) -> Result<(crate::archive::UnpackStats, OpenedWith)> {
     let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
     let mut on_read = |n: u64| progress(&role.role_name, n);
     let (source, kept) = KeepError::new(req.target.open(&path)?);
@@ -159,6 +162,7 @@ fn unpack_source(
             e,
         ))
     })?;
+    let opened_with = OpenedWith::of(m, dec.opened_by());
     let opts = crate::archive::UnpackOptions {
         preserve_special_bits: req.preserve_special_bits,
     };
@@ -178,7 +182,7 @@ fn unpack_source(
         )));
     }
     crate::verify::check_file_count(role, &stats)?;
-    Ok(stats)
+    Ok((stats, opened_with))
 }
 
 /// Renames the authenticated temporary folder to `final_dir`. With --force, the folder being

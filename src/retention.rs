@@ -550,6 +550,7 @@ mod tests {
             time_taken_to_create: "PT1S".into(),
             encryption_cert_thumbprint: Some("AB".repeat(20)),
             encryption_key_id: None,
+            recovery_cert_thumbprints: Vec::new(),
             host_name: "h".into(),
             is_automatic_backup: false,
             compression_level: None,

@@ -111,6 +111,11 @@ pub struct Settings {
     /// PEM of the certificate backups are encrypted for (certificate mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_certificate: Option<String>,
+    /// PEMs of the recovery certificates (`configure --recovery-cert-path`): public-only, like
+    /// the encryption certificate; every archive's file key is also wrapped for each, so the
+    /// private key of any one of them restores (docs/SETTINGS.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_certificates: Vec<String>,
     /// After each archive is committed, read it back from the target and compare its SHA-256
     /// with what was written (costs one full read of every archive; off by default).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -215,6 +220,7 @@ impl Loaded {
                     backup_retention_period_in_days: RETENTION_DEFAULT,
                     encryption_mode: EncryptionMode::Key,
                     encryption_certificate: None,
+                    recovery_certificates: Vec::new(),
                     verify_after_write: false,
                     notify_url: None,
                     metrics_file: None,
@@ -323,6 +329,18 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    /// The recovery certificates new backups are also encrypted for.
+    pub fn recovery_recipients(&self) -> Result<Vec<Recipient>> {
+        Ok(self
+            .settings
+            .recovery_certificates()?
+            .into_iter()
+            .map(|c| Recipient::Certificate(Box::new(c)))
+            .collect())
+    }
+}
+
 impl Settings {
     /// The parsed target path.
     pub fn target(&self) -> Result<TargetSpec> {
@@ -335,6 +353,14 @@ impl Settings {
             Some(pem) => Ok(Some(Certificate::from_pem(pem)?)),
             None => Ok(None),
         }
+    }
+
+    /// The configured recovery certificates, in the order they were added.
+    pub fn recovery_certificates(&self) -> Result<Vec<Certificate>> {
+        self.recovery_certificates
+            .iter()
+            .map(|pem| Ok(Certificate::from_pem(pem)?))
+            .collect()
     }
 
     /// The zstd level of new archives.

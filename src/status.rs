@@ -41,6 +41,8 @@ pub struct SettingsView {
     pub encryption_cert_subject: Option<String>,
     pub encryption_cert_expiry: Option<DateTime<Utc>>,
     pub encryption_key_id: Option<String>,
+    /// Thumbprints of the recovery certificates new backups are also encrypted for.
+    pub recovery_cert_thumbprints: Vec<String>,
     /// Each archive is read back after it is written and its SHA-256 compared.
     pub verify_after_write: bool,
     /// The notification URL, scheme and host only (its path may hold a ping key).
@@ -78,6 +80,12 @@ impl SettingsView {
             encryption_cert_subject: cert.as_ref().map(|c| c.subject.clone()),
             encryption_cert_expiry: cert.as_ref().map(|c| c.not_after),
             encryption_key_id: key_id,
+            recovery_cert_thumbprints: s
+                .recovery_certificates()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.thumbprint)
+                .collect(),
             verify_after_write: s.verify_after_write,
             notify_url: s.notify_url.as_deref().map(crate::settings::redact_url),
             metrics_file: s.metrics_file.as_ref().map(|m| m.display().to_string()),

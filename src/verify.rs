@@ -118,23 +118,69 @@ pub struct VerifyReport {
     pub backup_id: String,
     pub ok: bool,
     pub with_key: bool,
+    /// The recipient the key given opened (with a key, once an archive was opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened_with: Option<OpenedWith>,
     pub sources: Vec<SourceCheck>,
 }
 
-/// Checks the recipient a backup needs against the identity given (a clear message on mismatch).
+/// Checks the recipient a backup needs against the identity given (a clear message naming every
+/// acceptable recipient on mismatch).
 pub fn check_identity(m: &Manifest, identity: &Identity) -> Result<()> {
-    let needed = m.recipient_id();
+    let needed = m.recipient_ids();
     if let Some(given) = identity.id() {
-        if !needed.is_empty() && !given.eq_ignore_ascii_case(&needed) {
+        if !needed
+            .iter()
+            .any(|n| n.is_empty() || given.eq_ignore_ascii_case(n))
+        {
             return Err(Error::WrongKey(format!(
                 "backup {} was encrypted for {}; the key given is for {}",
                 m.backup_id,
-                crate::crypto::describe_id(&needed),
+                crate::crypto::describe_ids(&needed),
                 crate::crypto::describe_id(&given)
             )));
         }
     }
     Ok(())
+}
+
+/// Whether a backup was opened through its encryption recipient or a recovery certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecipientRole {
+    Encryption,
+    Recovery,
+}
+
+/// Which of a backup's recipients the key given opened.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenedWith {
+    /// The thumbprint (or legacy key id) of the header entry that opened.
+    pub recipient_id: String,
+    pub role: RecipientRole,
+}
+
+impl OpenedWith {
+    /// The recipient `id` of backup `m`.
+    pub fn of(m: &Manifest, id: &str) -> OpenedWith {
+        OpenedWith {
+            recipient_id: id.to_string(),
+            role: if m.is_recovery(id) {
+                RecipientRole::Recovery
+            } else {
+                RecipientRole::Encryption
+            },
+        }
+    }
+
+    /// "recovery certificate X", "certificate X" or "encryption key key:…".
+    pub fn describe(&self) -> String {
+        match self.role {
+            RecipientRole::Recovery => format!("recovery certificate {}", self.recipient_id),
+            RecipientRole::Encryption => crate::crypto::describe_id(&self.recipient_id),
+        }
+    }
 }
 
 /// Fails when an archive held a different number of regular files than its manifest says (a
@@ -167,6 +213,7 @@ pub fn verify(
         backup_id: m.backup_id.clone(),
         ok: true,
         with_key: identity.is_some(),
+        opened_with: None,
         sources: Vec::new(),
     };
     for role in &m.role_status {
@@ -177,7 +224,15 @@ pub fn verify(
                 decrypted: false,
                 message: "not in this backup (the source failed when it was made)".into(),
             },
-            (Some(file), _) => match verify_file(target, &m, role, file, identity, progress) {
+            (Some(file), _) => match verify_file(
+                target,
+                &m,
+                role,
+                file,
+                identity,
+                &mut report.opened_with,
+                progress,
+            ) {
                 Ok(msg) => SourceCheck {
                     role_name: role.role_name.clone(),
                     ok: true,
@@ -206,6 +261,7 @@ fn verify_file(
     role: &manifest::RoleStatus,
     file: &str,
     identity: Option<&Identity>,
+    opened_with: &mut Option<OpenedWith>,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<String> {
     let path = format!("{}/{file}", manifest::backup_dir(&m.backup_id));
@@ -234,17 +290,18 @@ fn verify_file(
     match identity {
         None => {
             let (header, _) = Header::read_from(&mut reader).map_err(data_err)?;
-            if header.recipient_id != m.recipient_id() {
+            if header.recipient_ids() != m.recipient_ids() {
                 return Err(fail(format!(
-                    "{file} names recipient {}, the manifest {}",
-                    header.recipient_id,
-                    m.recipient_id()
+                    "{file} names recipients {}, the manifest {}",
+                    header.recipient_ids().join(", "),
+                    m.recipient_ids().join(", ")
                 )));
             }
             io::copy(&mut reader, &mut io::sink()).map_err(data_err)?;
         }
         Some(identity) => {
             let mut dec = Decryptor::new(&mut reader, identity).map_err(data_err)?;
+            opened_with.get_or_insert_with(|| OpenedWith::of(m, dec.opened_by()));
             let stats =
                 crate::archive::unpack(&mut dec, None, &Default::default()).map_err(|e| {
                     target_first(match e {

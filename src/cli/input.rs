@@ -4,7 +4,7 @@
 
 use super::command_error::CommandError;
 use azs_backup::certificate::{self, PrivateKey};
-use azs_backup::crypto::{describe_id, Identity, LegacyKey};
+use azs_backup::crypto::{describe_ids, Identity, LegacyKey};
 use azs_backup::manifest::{self, Manifest};
 use azs_backup::settings::Loaded;
 use azs_backup::store::Store;
@@ -183,11 +183,14 @@ pub fn identity_for(
     if let Some(mut i) = given_identity(key)? {
         if let (Identity::PrivateKey(k), Some(l)) = (&mut i, loaded) {
             if k.certificate.is_none() {
-                if let Ok(Some(cert)) = l.settings.certificate() {
-                    if k.matches(&cert) {
-                        k.certificate = Some(cert);
-                    }
-                }
+                let configured = l
+                    .settings
+                    .certificate()
+                    .ok()
+                    .flatten()
+                    .into_iter()
+                    .chain(l.settings.recovery_certificates().unwrap_or_default());
+                k.certificate = configured.into_iter().find(|c| k.matches(c));
             }
         }
         return Ok(Some(i));
@@ -210,11 +213,10 @@ pub fn identity_for(
 pub fn explain_wrong_key(e: Error, m: &Manifest, identity: Option<&Identity>) -> Error {
     match (e, identity) {
         (Error::WrongKey(_), Some(i)) if i.id().is_none() => {
-            let needed = m.recipient_id();
             Error::WrongKey(format!(
                 "backup {} was encrypted for {}; the key given does not match it (it cannot unwrap the backup's file keys)",
                 m.backup_id,
-                describe_id(&needed)
+                describe_ids(&m.recipient_ids())
             ))
         }
         (e, _) => e,

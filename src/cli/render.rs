@@ -49,6 +49,9 @@ pub fn settings(v: &SettingsView) -> String {
             format!("legacy key {k} (backward-compatibility mode)"),
         );
     }
+    for t in &v.recovery_cert_thumbprints {
+        line("recoveryCertThumbprint", t.clone());
+    }
     line(
         "verifyAfterWrite",
         if v.verify_after_write {
@@ -78,6 +81,9 @@ pub struct BackupView<'a> {
     manifest: &'a Manifest,
     backup_data_size_in_bytes: u64,
     plain_size_in_bytes: u64,
+    /// Every recipient whose key opens the backup: the encryption certificate's thumbprint
+    /// (or the legacy key id), then the recovery certificates' thumbprints.
+    decryptable_by: Vec<String>,
 }
 
 impl<'a> BackupView<'a> {
@@ -86,6 +92,7 @@ impl<'a> BackupView<'a> {
             manifest: m,
             backup_data_size_in_bytes: m.encrypted_size(),
             plain_size_in_bytes: m.plain_size(),
+            decryptable_by: m.recipient_ids(),
         }
     }
 }
@@ -103,6 +110,9 @@ pub fn backup(m: &Manifest) -> String {
         (Some(t), _) => s.push_str(&format!("encryptionCertThumbprint  {t}\n")),
         (None, Some(k)) => s.push_str(&format!("encryptionKeyId           {k}\n")),
         _ => {}
+    }
+    for t in &m.recovery_cert_thumbprints {
+        s.push_str(&format!("recoveryCertThumbprint    {t}\n"));
     }
     s.push_str(&format!(
         "size                      {} ({} before compression and encryption)\nhost                      {}\nroleStatus\n",

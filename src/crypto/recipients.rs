@@ -5,7 +5,7 @@
 //! (kind 1, §3.1), or with AES-256-GCM under a key derived by HKDF-SHA-256 from the legacy key
 //! (kind 2, §3.2).
 
-use super::header::{CryptoError, Header, KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG};
+use super::header::{CryptoError, Header, Stanza, KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG};
 use crate::certificate::{Certificate, PrivateKey};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
@@ -202,16 +202,30 @@ impl Recipient {
         }
     }
 
-    /// Wraps `file_key` for this recipient: the header's recipient kind and wrapped key.
-    pub(super) fn wrap_file_key(&self, file_key: &[u8; 32]) -> Result<(u8, Vec<u8>), CryptoError> {
-        Ok(match self {
+    /// Wraps `file_key` for this recipient: its entry in the header.
+    pub(super) fn wrap_file_key(&self, file_key: &[u8; 32]) -> Result<Stanza, CryptoError> {
+        let (kind, wrapped_key) = match self {
             Recipient::Certificate(c) => (
                 KIND_CERTIFICATE,
                 c.wrap_key(&file_key[..])
                     .map_err(|e| CryptoError::Encrypt(e.to_string()))?,
             ),
             Recipient::LegacyKey(k) => (KIND_LEGACY_KEY, k.wrap(file_key)?),
+        };
+        Ok(Stanza {
+            kind,
+            recipient_id: self.id(),
+            wrapped_key,
         })
+    }
+}
+
+/// "certificate A", or "one of certificate A, certificate B" for a file with several recipients.
+pub fn describe_ids<S: AsRef<str>>(ids: &[S]) -> String {
+    let each: Vec<String> = ids.iter().map(|i| describe_id(i.as_ref())).collect();
+    match each.len() {
+        1 => each.into_iter().next().unwrap_or_default(),
+        _ => format!("one of {}", each.join(", ")),
     }
 }
 
@@ -230,44 +244,78 @@ impl Identity {
         }
     }
 
-    /// Unwraps the file key of the file that starts with `header`.
+    /// Unwraps the file key of the file that starts with `header`; returns it with the index
+    /// of the recipient that opened it. An identity that knows its id opens only its own entry;
+    /// a private key whose certificate is unknown tries every certificate entry in turn.
     pub(super) fn unwrap_file_key(
         &self,
         header: &Header,
-    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    ) -> Result<(Zeroizing<[u8; 32]>, usize), CryptoError> {
+        let needed = || describe_ids(&header.recipient_ids());
+        let wrong = |given: String| CryptoError::WrongRecipient {
+            needed: needed(),
+            given,
+        };
         if let Some(given) = self.id() {
-            if !given.eq_ignore_ascii_case(&header.recipient_id) {
-                return Err(CryptoError::WrongRecipient {
-                    needed: describe_id(&header.recipient_id),
-                    given: describe_id(&given),
-                });
+            let (i, stanza) = header
+                .recipients
+                .iter()
+                .enumerate()
+                .find(|(_, s)| given.eq_ignore_ascii_case(&s.recipient_id))
+                .ok_or_else(|| wrong(describe_id(&given)))?;
+            return match self.unwrap_stanza(stanza) {
+                Some(Ok(key)) => Ok((key, i)),
+                Some(Err(())) => Err(CryptoError::UnwrapFailed {
+                    needed: describe_id(&stanza.recipient_id),
+                }),
+                None => Err(wrong(self.describe())),
+            };
+        }
+        let mut tried = false;
+        for (i, stanza) in header.recipients.iter().enumerate() {
+            match self.unwrap_stanza(stanza) {
+                Some(Ok(key)) => return Ok((key, i)),
+                Some(Err(())) => tried = true,
+                None => {}
             }
         }
-        let unwrap_failed = || CryptoError::UnwrapFailed {
-            needed: describe_id(&header.recipient_id),
-        };
-        match (header.kind, self) {
-            (KIND_CERTIFICATE, Identity::PrivateKey(k)) => {
-                let key = k
-                    .unwrap_key(&header.wrapped_key)
-                    .map_err(|_| unwrap_failed())?;
-                if key.len() != 32 {
-                    return Err(unwrap_failed());
-                }
-                let mut out = Zeroizing::new([0u8; 32]);
-                out.copy_from_slice(&key);
-                Ok(out)
-            }
+        Err(if tried {
+            CryptoError::UnwrapFailed { needed: needed() }
+        } else {
+            wrong(self.describe())
+        })
+    }
+
+    /// What the identity is, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Identity::PrivateKey(k) => match k.thumbprint() {
+                Some(t) => describe_id(t),
+                None => "a certificate's private key".into(),
+            },
+            Identity::LegacyKey(k) => describe_id(&k.key_id()),
+        }
+    }
+
+    /// Unwraps one entry: `None` when the entry is of another kind than this identity,
+    /// `Some(Err)` when it does not open with it.
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<Zeroizing<[u8; 32]>, ()>> {
+        match (stanza.kind, self) {
+            (KIND_CERTIFICATE, Identity::PrivateKey(k)) => Some(
+                k.unwrap_key(&stanza.wrapped_key)
+                    .ok()
+                    .filter(|key| key.len() == 32)
+                    .map(|key| {
+                        let mut out = Zeroizing::new([0u8; 32]);
+                        out.copy_from_slice(&key);
+                        out
+                    })
+                    .ok_or(()),
+            ),
             (KIND_LEGACY_KEY, Identity::LegacyKey(k)) => {
-                k.unwrap(&header.wrapped_key).ok_or_else(unwrap_failed)
+                Some(k.unwrap(&stanza.wrapped_key).ok_or(()))
             }
-            (_, identity) => Err(CryptoError::WrongRecipient {
-                needed: describe_id(&header.recipient_id),
-                given: match identity {
-                    Identity::PrivateKey(_) => "a certificate's private key".into(),
-                    Identity::LegacyKey(k) => describe_id(&k.key_id()),
-                },
-            }),
+            _ => None,
         }
     }
 }

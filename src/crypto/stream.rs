@@ -6,7 +6,7 @@
 //! ```
 //! Truncation, reordering and tampering are detected; memory is bounded by one chunk.
 
-use super::header::{CryptoError, Header, CHUNK, NONCE_PREFIX, TAG};
+use super::header::{CryptoError, Header, CHUNK, MAX_RECIPIENTS, NONCE_PREFIX, TAG};
 use super::recipients::{Identity, Recipient};
 use aead_stream::{NewStream, StreamBE32, StreamPrimitive};
 use aes_gcm::aead::KeyInit;
@@ -35,18 +35,32 @@ pub struct Encryptor<W: Write> {
 
 impl<W: Write> Encryptor<W> {
     /// Starts a file for `recipient`: draws a fresh file key and nonce prefix, writes the header.
-    pub fn new(recipient: &Recipient, mut inner: W) -> Result<Encryptor<W>, CryptoError> {
+    pub fn new(recipient: &Recipient, inner: W) -> Result<Encryptor<W>, CryptoError> {
+        Self::for_recipients(std::slice::from_ref(recipient), inner)
+    }
+
+    /// Starts a file that any one of `recipients` can open (the encryption certificate or key
+    /// first, then recovery certificates): one fresh file key, wrapped for each. One recipient
+    /// gives a version-1 header, several a version-2 header (docs/FORMAT.md §2).
+    pub fn for_recipients(
+        recipients: &[Recipient],
+        mut inner: W,
+    ) -> Result<Encryptor<W>, CryptoError> {
+        if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
+            return Err(CryptoError::Encrypt(format!(
+                "a file has 1 to {MAX_RECIPIENTS} recipients, not {}",
+                recipients.len()
+            )));
+        }
         let mut file_key = Zeroizing::new([0u8; 32]);
         let mut nonce_prefix = [0u8; NONCE_PREFIX];
         getrandom::fill(&mut file_key[..]).map_err(|e| CryptoError::Encrypt(e.to_string()))?;
         getrandom::fill(&mut nonce_prefix).map_err(|e| CryptoError::Encrypt(e.to_string()))?;
-        let (kind, wrapped_key) = recipient.wrap_file_key(&file_key)?;
-        let header = Header {
-            kind,
-            recipient_id: recipient.id(),
-            wrapped_key,
-            nonce_prefix,
-        };
+        let stanzas = recipients
+            .iter()
+            .map(|r| r.wrap_file_key(&file_key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = Header::new(stanzas, nonce_prefix);
         let raw = header.to_bytes();
         inner
             .write_all(&raw)
@@ -135,6 +149,8 @@ pub struct Decryptor<R: Read> {
     stream: StreamBE32<Aes256Gcm>,
     aad: [u8; 32],
     header: Header,
+    /// Index in the header of the recipient whose entry the identity opened.
+    opened_by: usize,
     /// Ciphertext read ahead: at most one chunk plus one byte.
     ct: Vec<u8>,
     plain: Vec<u8>,
@@ -150,7 +166,7 @@ impl<R: Read> Decryptor<R> {
     /// Reads the header and unwraps the file key with `identity`.
     pub fn new(mut inner: R, identity: &Identity) -> io::Result<Decryptor<R>> {
         let (header, raw) = Header::read_from(&mut inner)?;
-        let key = identity
+        let (key, opened_by) = identity
             .unwrap_file_key(&header)
             .map_err(CryptoError::into_io)?;
         Ok(Decryptor {
@@ -158,6 +174,7 @@ impl<R: Read> Decryptor<R> {
             stream: stream_for(&key, &header.nonce_prefix),
             aad: Sha256::digest(&raw).into(),
             header,
+            opened_by,
             ct: Vec::with_capacity(CHUNK + TAG + 1),
             plain: Vec::with_capacity(CHUNK + TAG),
             plain_pos: 0,
@@ -170,6 +187,11 @@ impl<R: Read> Decryptor<R> {
     /// The file's header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The id of the recipient (the header's entry) whose wrapped file key the identity opened.
+    pub fn opened_by(&self) -> &str {
+        &self.header.recipients[self.opened_by].recipient_id
     }
 
     fn next_chunk(&mut self) -> io::Result<()> {

@@ -12,7 +12,8 @@ use azs_backup::certificate::{
 };
 use azs_backup::crypto::{
     encrypted_len, CryptoError, Decryptor, Encryptor, Header, Identity, LegacyKey, Recipient,
-    CHUNK, KIND_CERTIFICATE, KIND_LEGACY_KEY, MAGIC, NONCE_PREFIX, TAG, VERSION,
+    Stanza, CHUNK, KIND_CERTIFICATE, KIND_LEGACY_KEY, MAGIC, NONCE_PREFIX, TAG, VERSION,
+    VERSION_MULTI,
 };
 use proptest::prelude::*;
 use std::io::{self, Read, Write};
@@ -338,17 +339,38 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Headers serialise and parse back to the same value and bytes.
+    /// Headers (version 1 with one recipient, version 2 with several) serialise and parse back
+    /// to the same value and bytes.
     #[test]
     fn header_round_trips(
-        kind in prop_oneof![Just(KIND_CERTIFICATE), Just(KIND_LEGACY_KEY)],
-        id in "[ -~]{1,256}",
-        wrapped in prop::collection::vec(any::<u8>(), 1..=4096),
+        stanzas in prop::collection::vec(
+            (
+                prop_oneof![Just(KIND_CERTIFICATE), Just(KIND_LEGACY_KEY)],
+                "[ -~]{1,256}",
+                prop::collection::vec(any::<u8>(), 1..=4096),
+            ),
+            1..=4,
+        ),
         prefix in any::<[u8; NONCE_PREFIX]>(),
     ) {
-        let h = Header { kind, recipient_id: id, wrapped_key: wrapped, nonce_prefix: prefix };
+        let mut recipients: Vec<Stanza> = Vec::new();
+        for (kind, id, wrapped) in stanzas {
+            if !recipients.iter().any(|r| r.recipient_id.eq_ignore_ascii_case(&id)) {
+                recipients.push(Stanza { kind, recipient_id: id, wrapped_key: wrapped });
+            }
+        }
+        let h = Header::new(recipients, prefix);
         let raw = h.to_bytes();
-        prop_assert_eq!(raw.len(), 23 + h.recipient_id.len() + h.wrapped_key.len());
+        let stanza_bytes: usize =
+            h.recipients.iter().map(|r| 4 + r.recipient_id.len() + r.wrapped_key.len()).sum();
+        let expected = if h.recipients.len() == 1 {
+            prop_assert_eq!(h.version, VERSION);
+            19 + stanza_bytes
+        } else {
+            prop_assert_eq!(h.version, VERSION_MULTI);
+            19 + stanza_bytes + h.recipients.len()
+        };
+        prop_assert_eq!(raw.len(), expected);
         let mut rest = &raw[..];
         let (back, back_raw) = Header::read_from(&mut rest).expect("parses");
         prop_assert!(rest.is_empty());
@@ -688,13 +710,20 @@ fn header_edits(file: &[u8], who: Who) -> Vec<(String, Vec<u8>, Option<Kind>)> {
             Some(Kind::BadMagic),
         ));
     }
-    for ver in [0u8, 2, 0x81, 0xFF] {
+    for ver in [0u8, 3, 0x81, 0xFF] {
         v.push((
             format!("version {ver}"),
             edited(file, |t| t[8] = ver),
             Some(Kind::UnsupportedVersion),
         ));
     }
+    // A version-1 header read as version 2: its kind byte becomes the count, and the first
+    // byte of the id length (0x00) the first entry's kind.
+    v.push((
+        "version 2".into(),
+        edited(file, |t| t[8] = 2),
+        Some(Kind::BadHeader),
+    ));
     for kind in [0u8, 3, 0x80, 0xFF] {
         v.push((
             format!("kind {kind}"),
@@ -1042,12 +1071,14 @@ proptest! {
         bare in any::<bool>(),
     ) {
         let id = identity(if bare { Who::RsaBare } else { Who::Rsa });
-        let h = Header {
-            kind: KIND_CERTIFICATE,
-            recipient_id: rsa().0.thumbprint.clone(),
-            wrapped_key: wrapped,
-            nonce_prefix: [7; NONCE_PREFIX],
-        };
+        let h = Header::new(
+            vec![Stanza {
+                kind: KIND_CERTIFICATE,
+                recipient_id: rsa().0.thumbprint.clone(),
+                wrapped_key: wrapped,
+            }],
+            [7; NONCE_PREFIX],
+        );
         let t = [h.to_bytes(), tail].concat();
         let o = decrypt(&id, &t);
         let e = o.error.expect("an arbitrary wrapped key cannot decrypt");

@@ -7,7 +7,7 @@ use aes_gcm::Aes256Gcm;
 use azs_backup::certificate::{load_private_key, private_key_from_bytes, Certificate};
 use azs_backup::crypto::{
     encrypted_len, CryptoError, Decryptor, Encryptor, Header, Identity, LegacyKey, CHUNK,
-    KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG,
+    KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG, VERSION,
 };
 use base64::Engine;
 use serde_json::Value;
@@ -112,8 +112,14 @@ fn every_vector_decrypts_to_its_plaintext() {
         assert_eq!(data.len() as u64, n(&v, "ciphertext_len"), "{name}");
 
         let (header, raw) = Header::read_from(&mut &data[..]).unwrap();
-        assert_eq!(header.kind, kind, "{name}");
-        assert_eq!(header.recipient_id, s(&v, "recipient_id"), "{name}");
+        assert_eq!(header.version, VERSION, "{name}");
+        assert_eq!(header.recipients.len(), 1, "{name}");
+        assert_eq!(header.recipients[0].kind, kind, "{name}");
+        assert_eq!(
+            header.recipients[0].recipient_id,
+            s(&v, "recipient_id"),
+            "{name}"
+        );
         assert_eq!(hex::encode(header.nonce_prefix), s(&v, "nonce_prefix"));
         assert_eq!(raw.len() as u64, n(&v, "header_len"), "{name}");
         assert_eq!(sha256_hex(&raw), s(&v, "header_sha256"), "{name}");
@@ -123,7 +129,7 @@ fn every_vector_decrypts_to_its_plaintext() {
         } else {
             s(&ix, "legacy_key_id")
         };
-        assert_eq!(header.recipient_id, expected_id, "{name}");
+        assert_eq!(header.recipients[0].recipient_id, expected_id, "{name}");
 
         let len = n(&v, "plaintext_len");
         assert_eq!(
@@ -184,6 +190,7 @@ fn the_file_keys_unwrap_as_documented() {
     for v in vectors() {
         let name = s(&v, "file");
         let (header, _) = Header::read_from(&mut &read_vector(&v)[..]).unwrap();
+        let header = &header.recipients[0];
         match header.kind {
             KIND_CERTIFICATE => {
                 // RSA-OAEP, SHA-256, MGF1-SHA-256, empty label; one modulus long.

@@ -28,6 +28,14 @@ pub struct ConfigureArgs {
     /// Public-only certificate (.cer, DER or PEM) that backups are encrypted for
     #[arg(long, visible_alias = "cert", value_name = "FILE")]
     pub encryption_cert_path: Option<PathBuf>,
+    /// Recovery certificate (public-only .cer, DER or PEM): backups are also encrypted for it, so
+    /// its private key restores them too (repeatable; kept until removed)
+    #[arg(long, value_name = "FILE")]
+    pub recovery_cert_path: Vec<PathBuf>,
+    /// Stop encrypting new backups for this recovery certificate (repeatable; backups already
+    /// made still open with it)
+    #[arg(long, value_name = "THUMBPRINT")]
+    pub remove_recovery_cert: Vec<String>,
     /// Legacy encryption key (backward-compatibility mode only; prefer --encryption-key-stdin)
     #[arg(long, value_name = "BASE64", conflicts_with = "encryption_key_stdin")]
     pub encryption_key: Option<String>,
@@ -105,6 +113,8 @@ pub fn run(ctx: &Context, a: ConfigureArgs) -> Result<i32, CommandError> {
         notify_url: a.notify_url.clone(),
         metrics_file: a.metrics_file.clone().map(PathBuf::from),
         compression_level: a.compression_level,
+        recovery_cert_paths: a.recovery_cert_path.clone(),
+        remove_recovery_certs: a.remove_recovery_cert.clone(),
     };
     let yes = a.yes;
     let mut confirm = |msg: &str| -> bool {

@@ -96,7 +96,10 @@ pub fn run(ctx: &Context, a: ListArgs) -> Result<i32, CommandError> {
                 m.created_date_time
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 human_bytes(m.encrypted_size()),
-                m.recipient_id()
+                match m.recovery_cert_thumbprints.len() {
+                    0 => m.recipient_id(),
+                    n => format!("{} (+{n} recovery)", m.recipient_id()),
+                }
             ))?;
         }
     }

@@ -9,6 +9,7 @@ use crate::cli::shared::{reading_target, FromArgs};
 use azs_backup::manifest;
 use azs_backup::restore::{self, RestoreRequest};
 use azs_backup::status::{human_bytes, JSON_SCHEMA_VERSION};
+use azs_backup::verify::OpenedWith;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -65,13 +66,24 @@ pub fn run(ctx: &Context, a: RestoreArgs) -> Result<i32, CommandError> {
     struct Doc<'a> {
         schema_version: u32,
         backup_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        opened_with: Option<&'a OpenedWith>,
         restored: &'a [restore::Restored],
     }
+    let opened_with = restored.first().map(|r| &r.opened_with);
     out.json(&Doc {
         schema_version: JSON_SCHEMA_VERSION,
         backup_id: &m.backup_id,
+        opened_with,
         restored: &restored,
     })?;
+    if let Some(o) = opened_with {
+        out.say(format!(
+            "Opened backup {} with {}.",
+            m.backup_id,
+            o.describe()
+        ))?;
+    }
     for r in &restored {
         out.say(format!(
             "Restored source {} into {} ({} files, {}).",

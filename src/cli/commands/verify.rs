@@ -62,6 +62,13 @@ fn print(report: &VerifyReport, out: &Out) -> Result<(), CommandError> {
             s.message
         ))?;
     }
+    if let Some(o) = &report.opened_with {
+        out.say(format!(
+            "Opened backup {} with {}.",
+            report.backup_id,
+            o.describe()
+        ))?;
+    }
     if !report.ok {
         return Ok(());
     }
