@@ -57,6 +57,8 @@ Register-ArgumentCompleter -Native -CommandName 'azs-backup' -ScriptBlock {
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'Share user: DOMAIN\user or user')
             [CompletionResult]::new('--encryption-cert-path', '--encryption-cert-path', [CompletionResultType]::ParameterName, 'Public-only certificate (.cer, DER or PEM) that backups are encrypted for')
             [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Public-only certificate (.cer, DER or PEM) that backups are encrypted for')
+            [CompletionResult]::new('--recovery-cert-path', '--recovery-cert-path', [CompletionResultType]::ParameterName, 'Recovery certificate (public-only .cer, DER or PEM): backups are also encrypted for it, so its private key restores them too (repeatable; kept until removed)')
+            [CompletionResult]::new('--remove-recovery-cert', '--remove-recovery-cert', [CompletionResultType]::ParameterName, 'Stop encrypting new backups for this recovery certificate (repeatable; backups already made still open with it)')
             [CompletionResult]::new('--encryption-key', '--encryption-key', [CompletionResultType]::ParameterName, 'Legacy encryption key (backward-compatibility mode only; prefer --encryption-key-stdin)')
             [CompletionResult]::new('--backup-frequency-in-hours', '--backup-frequency-in-hours', [CompletionResultType]::ParameterName, 'Hours between automatic backups (4..=12, default 12)')
             [CompletionResult]::new('--frequency', '--frequency', [CompletionResultType]::ParameterName, 'Hours between automatic backups (4..=12, default 12)')

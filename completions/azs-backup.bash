@@ -191,7 +191,7 @@ _azs__backup() {
             return 0
             ;;
         azs__subcmd__backup__subcmd__configure)
-            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --is-backup-scheduler-enabled --notify-url --metrics-file --compression-level --yes --config --json --quiet --verbose --help"
+            opts="-y -q -v -h --path --username --password-stdin --cert --encryption-cert-path --recovery-cert-path --remove-recovery-cert --encryption-key --encryption-key-stdin --frequency --backup-frequency-in-hours --retention --backup-retention-period-in-days --source --remove-source --no-verify --verify-after-write --is-backup-scheduler-enabled --notify-url --metrics-file --compression-level --yes --config --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -210,6 +210,14 @@ _azs__backup() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-cert-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remove-recovery-cert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -52,6 +52,8 @@ complete -c azs-backup -n "__fish_azs_backup_needs_command" -f -a "help" -d 'Pri
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l path -d 'Backup location: \\\\host\\share\\folder, smb://host:port/share/folder, or a local directory' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l username -d 'Share user: DOMAIN\\user or user' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-cert-path -l cert -d 'Public-only certificate (.cer, DER or PEM) that backups are encrypted for' -r -F
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l recovery-cert-path -d 'Recovery certificate (public-only .cer, DER or PEM): backups are also encrypted for it, so its private key restores them too (repeatable; kept until removed)' -r -F
+complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l remove-recovery-cert -d 'Stop encrypting new backups for this recovery certificate (repeatable; backups already made still open with it)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l encryption-key -d 'Legacy encryption key (backward-compatibility mode only; prefer --encryption-key-stdin)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l backup-frequency-in-hours -l frequency -d 'Hours between automatic backups (4..=12, default 12)' -r
 complete -c azs-backup -n "__fish_azs_backup_using_subcommand configure" -l backup-retention-period-in-days -l retention -d 'Days backups are kept (2..=14, default 7)' -r

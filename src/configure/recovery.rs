@@ -39,7 +39,8 @@ pub(super) fn apply_recovery(
         }
     }
     for path in add {
-        let cert = Certificate::load(&path)?;
+        let cert = Certificate::load(&path)
+            .map_err(|e| Error::invalid("recovery-cert-path", e.to_string()))?;
         if let Some(w) = cert.expiry_warning(now) {
             notes.push(format!("recovery certificate: {w}"));
         }

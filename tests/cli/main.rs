@@ -19,6 +19,7 @@ mod lock;
 mod manifest;
 mod ops;
 mod prune;
+mod recovery;
 mod schedule;
 mod shape;
 mod ux;
