@@ -648,3 +648,89 @@ fn python_decrypts_the_version_2_vectors_with_each_key() {
     let args = ["--key", keys[3].1[1].as_str()];
     assert_rejects_tampering(tmp.path(), name, &data, &args);
 }
+
+/// A real backup made with a recovery certificate (`configure --recovery-cert-path`): its
+/// archives have version-2 headers (the encryption certificate, then the recovery
+/// certificate), the manifest lists the recovery thumbprint (and `check_manifest.py` accepts
+/// it), and the independent reader restores it with the recovery key alone, byte for byte.
+#[test]
+fn python_restores_a_real_backup_with_its_recovery_key() {
+    require_python();
+    let w = World::new();
+    let vectors = vectors_dir();
+    let cert = vectors.join("test-only-rsa2048-cert.pem");
+    let recovery_cert = vectors.join("test-only-recovery-rsa2048-cert.pem");
+    let recovery_key = vectors.join("test-only-recovery-rsa2048-key.pem");
+    let mut random = vec![0u8; 150 * 1024];
+    getrandom::fill(&mut random).unwrap();
+    w.write("gamma/random.bin", &random);
+    w.write("gamma/sub/hello.txt", b"hello, recovery\n");
+    let gamma = format!("gamma={}", w.path("gamma").display());
+    w.configure(&cert, &[&gamma]);
+    w.cmd()
+        .arg("configure")
+        .arg("--recovery-cert-path")
+        .arg(&recovery_cert)
+        .assert()
+        .success();
+    let id = w.backup();
+    let dir = w.path(&format!("backups/MASBackup/{id}"));
+    let manifest_path = dir.join("manifest.json");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let main = manifest["encryptionCertThumbprint"].as_str().unwrap();
+    assert_eq!(main, "B9916D6CF6AF4E4BE5BB21619C09DE3360D24385");
+    let recovery = "D2DB1880764AD95F0911022B14F68FBAE6B1EB2D";
+    assert_eq!(
+        manifest["recoveryCertThumbprints"],
+        serde_json::json!([recovery])
+    );
+    let out = python(&[
+        root().join("tests/python/check_manifest.py").as_os_str(),
+        manifest_path.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let archive = dir.join("gamma.tar.zst.enc");
+    let out = python(&[
+        script().as_os_str(),
+        "--header".as_ref(),
+        archive.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let header: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(header["version"], 2);
+    let ids: Vec<&str> = header["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["recipientId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [main, recovery]);
+    let data = std::fs::read(&archive).unwrap();
+    assert_eq!(
+        header["headerLen"].as_u64().unwrap() as usize,
+        header_len(&data)
+    );
+
+    let work = w.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let zst = work.join("gamma.tar.zst");
+    let out = decrypt(&["--key", recovery_key.to_str().unwrap()], &archive, &zst);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(recovery),
+        "{}",
+        text(&out.stderr)
+    );
+    let tar = work.join("gamma.tar");
+    unzstd(&zst, &tar);
+    let dest = work.join("gamma-restored");
+    untar(&tar, &dest);
+    assert_same_tree(&w.path("gamma"), &dest);
+    assert_rejects_tampering(
+        &work,
+        "gamma",
+        &data,
+        &["--key", recovery_key.to_str().unwrap()],
+    );
+}
