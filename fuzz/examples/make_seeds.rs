@@ -72,6 +72,13 @@ fn envelope(d: &Path) {
         "rsa_text",
         &with_mode(1, &encrypt(&rsa, b"hello, world\n")),
     );
+    // Version 2 (docs/FORMAT.md §2.3): the legacy key, then the certificate as a recovery
+    // recipient; opened by the first entry (mode 0) and by the second (mode 1).
+    let mut e = Encryptor::for_recipients(&[legacy.clone(), rsa.clone()], Vec::new()).unwrap();
+    e.write_all(&b"recovery ".repeat(30)).unwrap();
+    let v2 = e.finish().unwrap().0;
+    put(d, "v2_legacy_then_rsa", &with_mode(0, &v2));
+    put(d, "v2_rsa_opens_second_entry", &with_mode(1, &v2));
     // Round trips: len u24, piece u16, pos u24, op u8, payload.
     let rt = |len: u32, piece: u16, pos: u32, op: u8, payload: &[u8]| {
         let mut v = len.to_be_bytes()[1..].to_vec();
@@ -143,6 +150,13 @@ fn manifest(d: &Path) {
 }}"#
     );
     put(d, "partial_certificate", two.as_bytes());
+    let recovery = two.replace(
+        "  \"hostName\"",
+        "  \"recoveryCertThumbprints\": [\"D2DB1880764AD95F0911022B14F68FBAE6B1EB2D\", \
+         \"385bf29a57c766b9914061080d06f8c2d2ccad5a\"],\n  \"compressionLevel\": 19,\n  \"hostName\"",
+    );
+    assert_ne!(recovery, two);
+    put(d, "partial_certificate_recovery", recovery.as_bytes());
     let one = format!(
         r#"{{"manifestVersion":1,"backupId":"{FOLDER}","toolVersion":"0.1.0","status":"Succeeded","createdDateTime":"2026-01-01T00:00:00Z","timeTakenToCreate":"PT0.5S","encryptionKeyId":"key:0123456789abcdef","hostName":"h","roleStatus":[{{"roleName":"a.b-c_d","status":"Succeeded","fileName":"a.b-c_d.tar.zst.enc","fileCount":0,"plainSizeInBytes":0,"encryptedSizeInBytes":0,"sha256":"{sha}"}}]}}"#
     );
@@ -161,6 +175,14 @@ fn settings(d: &Path) {
          [[sources]]\nname = \"B-2\"\npath = \"relative/b\"\n"
     );
     put(d, "v2_certificate", cert_mode.as_bytes());
+    // Key mode with a recovery certificate (top-level keys go before the [[sources]] tables).
+    let recovery = azs_backup_fuzz::SETTINGS_V2.replacen(
+        "\n[[sources]]",
+        &format!("recovery_certificates = [\"\"\"\n{CERT_PEM}\"\"\"]\n\n[[sources]]"),
+        1,
+    );
+    assert_ne!(recovery, azs_backup_fuzz::SETTINGS_V2);
+    put(d, "v2_key_recovery", recovery.as_bytes());
     put(
         d,
         "v2_local",

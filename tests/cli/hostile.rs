@@ -632,3 +632,90 @@ fn a_benign_backup_from_the_independent_encryptor_round_trips() {
     assert!(to.join("nothing").is_dir());
     assert_eq!(fs::read_dir(to.join("nothing")).unwrap().count(), 0);
 }
+
+#[test]
+fn a_version_2_backup_from_the_independent_encryptor_restores_with_the_recovery_key() {
+    // encrypt_backup.py --recovery-cert: every archive's file key wrapped for the test
+    // certificate, then the recovery certificate (a version-2 header, docs/FORMAT.md §2.3), and
+    // recoveryCertThumbprints in the manifest. The binary verifies and restores it with the
+    // recovery key (given with its certificate) alone. TEST ONLY keys from tests/vectors/.
+    let h = Hostile::new();
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let recovery_cert = vectors.join("test-only-recovery-rsa2048-cert.pem");
+    let recovery_pem = h.w.write(
+        "certs/recovery-key-and-cert.pem",
+        &[
+            fs::read(vectors.join("test-only-recovery-rsa2048-key.pem")).unwrap(),
+            fs::read(&recovery_cert).unwrap(),
+        ]
+        .concat(),
+    );
+    let big = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(noise(100_000))
+    };
+    let spec = h.w.write(
+        "spec.json",
+        &serde_json::to_vec(&json!({"sources": [{"name": "etc", "entries": [
+            {"name": "a.txt", "type": "file", "data": "recovered\n"},
+            {"name": "big.bin", "type": "file", "data_b64": big}
+        ]}]}))
+        .unwrap(),
+    );
+    let id = backup_id(1);
+    let out = Command::new("python3")
+        .arg(script())
+        .arg("--cert")
+        .arg(&h.cer)
+        .arg("--recovery-cert")
+        .arg(&recovery_cert)
+        .arg("--target")
+        .arg(&h.target)
+        .arg("--backup-id")
+        .arg(&id)
+        .arg("--spec")
+        .arg(&spec)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recovery = "D2DB1880764AD95F0911022B14F68FBAE6B1EB2D";
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["recoveryCertThumbprints"], json!([recovery]));
+    let archive = h.target.join(format!("MASBackup/{id}/etc.tar.zst.enc"));
+    assert_eq!(
+        fs::read(&archive).unwrap()[8..10],
+        [2, 2],
+        "version 2, two recipients"
+    );
+
+    for key in [&h.pem, &recovery_pem] {
+        let out =
+            h.w.cmd()
+                .args(["verify", &id, "--key"])
+                .arg(key)
+                .arg("--from")
+                .arg(&h.target)
+                .output()
+                .unwrap();
+        assert_eq!(code(&out), 0, "verify: {}", text(&out.stderr));
+    }
+    let to = h.w.path("out");
+    let out =
+        h.w.cmd()
+            .args(["restore", &id, "--key"])
+            .arg(&recovery_pem)
+            .arg("--to")
+            .arg(&to)
+            .arg("--from")
+            .arg(&h.target)
+            .output()
+            .unwrap();
+    assert_eq!(code(&out), 0, "restore: {}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        said.contains(recovery),
+        "restore names the recovery certificate: {said}"
+    );
+    assert_eq!(fs::read(to.join("etc/a.txt")).unwrap(), b"recovered\n");
+    assert!(fs::read(to.join("etc/big.bin")).unwrap() == noise(100_000));
+}

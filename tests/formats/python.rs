@@ -173,11 +173,22 @@ fn assert_same_tree(src: &Path, got: &Path) {
     }
 }
 
-/// Length of the header at the start of an encrypted file (FORMAT.md §2).
+/// Length of the header at the start of an encrypted file (FORMAT.md §2.1 and §2.3).
 fn header_len(data: &[u8]) -> usize {
-    let id_len = u16::from_be_bytes([data[12], data[13]]) as usize;
-    let wrap_len = u16::from_be_bytes([data[14 + id_len], data[15 + id_len]]) as usize;
-    14 + id_len + 2 + wrap_len + 7
+    let (entries, kind_bytes) = if data[8] == 2 {
+        (data[9] as usize, 1)
+    } else {
+        (1, 0)
+    };
+    let mut at = 12;
+    for _ in 0..entries {
+        at += kind_bytes;
+        let id_len = u16::from_be_bytes([data[at], data[at + 1]]) as usize;
+        at += 2 + id_len;
+        let wrap_len = u16::from_be_bytes([data[at], data[at + 1]]) as usize;
+        at += 2 + wrap_len;
+    }
+    at + 7
 }
 
 /// Tampered copies of an encrypted file with at least two chunks: (what, bytes, expected
@@ -253,7 +264,7 @@ fn tampered(data: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
     out.push(("chunk 0 appended again", t, "authentication failed"));
 
     let mut t = data.to_vec();
-    t[8] = 2;
+    t[8] = 3;
     out.push(("version changed", t, "version"));
     out
 }
@@ -348,8 +359,10 @@ fn python_decrypts_a_real_backup_byte_for_byte() {
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let header: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(header["kind"], 1);
-        assert_eq!(header["recipientId"], thumbprint);
+        assert_eq!(header["version"], 1);
+        assert_eq!(header["recipients"].as_array().unwrap().len(), 1);
+        assert_eq!(header["recipients"][0]["kind"], 1);
+        assert_eq!(header["recipients"][0]["recipientId"], thumbprint);
         assert_eq!(
             header["headerLen"].as_u64().unwrap() as usize,
             header_len(&data)
@@ -497,4 +510,227 @@ fn python_rejects_tampered_vectors_and_wrong_keys() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(!tmp.path().join("x").exists());
+}
+
+/// The version-2 vectors (`vectors-v2.json`: the test certificate or the legacy key, then the
+/// recovery certificate) decrypt with every key that should open them, through the command
+/// line: each private key with and without its certificate, and the legacy key. Any other key
+/// is refused, leaving no output. `--header` lists both recipients in order.
+#[test]
+fn python_decrypts_the_version_2_vectors_with_each_key() {
+    require_python();
+    let ix: Value =
+        serde_json::from_slice(&std::fs::read(vectors_dir().join("vectors-v2.json")).unwrap())
+            .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let field = |f: &str| vectors_dir().join(ix[f].as_str().unwrap());
+    let with_cert = |key: &str, cert: &str, name: &str| {
+        let p = tmp.path().join(name);
+        let mut pem = std::fs::read(field(key)).unwrap();
+        pem.extend_from_slice(&std::fs::read(field(cert)).unwrap());
+        std::fs::write(&p, pem).unwrap();
+        p
+    };
+    let main_thumbprint = ix["certificate_thumbprint"].as_str().unwrap();
+    let recovery_thumbprint = ix["recovery_certificate_thumbprint"].as_str().unwrap();
+    let legacy_id = ix["legacy_key_id"].as_str().unwrap();
+    let keys: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "test key",
+            vec![
+                "--key".into(),
+                field("rsa_private_key").display().to_string(),
+            ],
+            main_thumbprint,
+        ),
+        (
+            "test key + certificate",
+            vec![
+                "--key".into(),
+                with_cert("rsa_private_key", "rsa_certificate", "main.pem")
+                    .display()
+                    .to_string(),
+            ],
+            main_thumbprint,
+        ),
+        (
+            "recovery key",
+            vec![
+                "--key".into(),
+                field("recovery_private_key").display().to_string(),
+            ],
+            recovery_thumbprint,
+        ),
+        (
+            "recovery key + certificate",
+            vec![
+                "--key".into(),
+                with_cert("recovery_private_key", "recovery_certificate", "rec.pem")
+                    .display()
+                    .to_string(),
+            ],
+            recovery_thumbprint,
+        ),
+        (
+            "legacy key",
+            vec![
+                "--legacy-key-file".into(),
+                field("legacy_key_file").display().to_string(),
+            ],
+            legacy_id,
+        ),
+    ];
+    for v in ix["vectors"].as_array().unwrap() {
+        let name = v["file"].as_str().unwrap();
+        let archive = vectors_dir().join(name);
+        let ids: Vec<&str> = v["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["recipient_id"].as_str().unwrap())
+            .collect();
+
+        let out = python(&[
+            script().as_os_str(),
+            "--header".as_ref(),
+            archive.as_os_str(),
+        ]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let header: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(header["version"], 2, "{name}");
+        let listed: Vec<&str> = header["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["recipientId"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, ids, "{name}");
+        assert_eq!(header["headerLen"], v["header_len"], "{name}");
+        assert_eq!(header["headerSha256"], v["header_sha256"], "{name}");
+
+        for (what, args, id) in &keys {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out_path = tmp.path().join(format!("{name}.plain"));
+            let _ = std::fs::remove_file(&out_path);
+            let out = decrypt(&args, &archive, &out_path);
+            if ids.contains(id) {
+                assert!(
+                    out.status.success(),
+                    "{name} with the {what}: {}",
+                    text(&out.stderr)
+                );
+                let plain = std::fs::read(&out_path).unwrap();
+                assert_eq!(
+                    sha256_hex(&plain),
+                    v["plaintext_sha256"].as_str().unwrap(),
+                    "{name} with the {what}"
+                );
+                // Which entry opened is reported.
+                assert!(
+                    text(&out.stderr).contains(id),
+                    "{name} with the {what}: {}",
+                    text(&out.stderr)
+                );
+            } else {
+                assert_eq!(out.status.code(), Some(1), "{name} with the {what}");
+                let err = text(&out.stderr);
+                for id in &ids {
+                    assert!(err.contains(id), "{name} with the {what}: {err}");
+                }
+                assert!(!out_path.exists(), "{name} with the {what}: output left");
+            }
+        }
+    }
+    // Tampering with a version-2 file is rejected like with a version-1 file (a changed
+    // version byte now reads the count as a kind or the first kind as a count).
+    let name = "v2-cert+recovery-len65537.enc";
+    let data = std::fs::read(vectors_dir().join(name)).unwrap();
+    let args = ["--key", keys[3].1[1].as_str()];
+    assert_rejects_tampering(tmp.path(), name, &data, &args);
+}
+
+/// A real backup made with a recovery certificate (`configure --recovery-cert-path`): its
+/// archives have version-2 headers (the encryption certificate, then the recovery
+/// certificate), the manifest lists the recovery thumbprint (and `check_manifest.py` accepts
+/// it), and the independent reader restores it with the recovery key alone, byte for byte.
+#[test]
+fn python_restores_a_real_backup_with_its_recovery_key() {
+    require_python();
+    let w = World::new();
+    let vectors = vectors_dir();
+    let cert = vectors.join("test-only-rsa2048-cert.pem");
+    let recovery_cert = vectors.join("test-only-recovery-rsa2048-cert.pem");
+    let recovery_key = vectors.join("test-only-recovery-rsa2048-key.pem");
+    let mut random = vec![0u8; 150 * 1024];
+    getrandom::fill(&mut random).unwrap();
+    w.write("gamma/random.bin", &random);
+    w.write("gamma/sub/hello.txt", b"hello, recovery\n");
+    let gamma = format!("gamma={}", w.path("gamma").display());
+    w.configure(&cert, &[&gamma]);
+    w.cmd()
+        .arg("configure")
+        .arg("--recovery-cert-path")
+        .arg(&recovery_cert)
+        .assert()
+        .success();
+    let id = w.backup();
+    let dir = w.path(&format!("backups/MASBackup/{id}"));
+    let manifest_path = dir.join("manifest.json");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let main = manifest["encryptionCertThumbprint"].as_str().unwrap();
+    assert_eq!(main, "B9916D6CF6AF4E4BE5BB21619C09DE3360D24385");
+    let recovery = "D2DB1880764AD95F0911022B14F68FBAE6B1EB2D";
+    assert_eq!(
+        manifest["recoveryCertThumbprints"],
+        serde_json::json!([recovery])
+    );
+    let out = python(&[
+        root().join("tests/python/check_manifest.py").as_os_str(),
+        manifest_path.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let archive = dir.join("gamma.tar.zst.enc");
+    let out = python(&[
+        script().as_os_str(),
+        "--header".as_ref(),
+        archive.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let header: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(header["version"], 2);
+    let ids: Vec<&str> = header["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["recipientId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [main, recovery]);
+    let data = std::fs::read(&archive).unwrap();
+    assert_eq!(
+        header["headerLen"].as_u64().unwrap() as usize,
+        header_len(&data)
+    );
+
+    let work = w.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let zst = work.join("gamma.tar.zst");
+    let out = decrypt(&["--key", recovery_key.to_str().unwrap()], &archive, &zst);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(recovery),
+        "{}",
+        text(&out.stderr)
+    );
+    let tar = work.join("gamma.tar");
+    unzstd(&zst, &tar);
+    let dest = work.join("gamma-restored");
+    untar(&tar, &dest);
+    assert_same_tree(&w.path("gamma"), &dest);
+    assert_rejects_tampering(
+        &work,
+        "gamma",
+        &data,
+        &["--key", recovery_key.to_str().unwrap()],
+    );
 }

@@ -1,13 +1,16 @@
 //! The committed test vectors of `docs/FORMAT.md` (`tests/vectors/`, made by
 //! `examples/make_vectors.rs`): the library decrypts every one, re-encrypting reproduces the
-//! committed bytes, and the key wrap and key id follow the documented derivations.
+//! committed bytes, and the key wrap and key id follow the documented derivations. Version 1
+//! (`vectors.json`: one recipient) and version 2 (`vectors-v2.json`: the test certificate or
+//! the legacy key, then the recovery certificate), each opened with every key that should open
+//! it. TEST ONLY keys (published).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use azs_backup::certificate::{load_private_key, private_key_from_bytes, Certificate};
 use azs_backup::crypto::{
     encrypted_len, CryptoError, Decryptor, Encryptor, Header, Identity, LegacyKey, CHUNK,
-    KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG, VERSION,
+    KIND_CERTIFICATE, KIND_LEGACY_KEY, TAG, VERSION, VERSION_MULTI,
 };
 use base64::Engine;
 use serde_json::Value;
@@ -26,6 +29,20 @@ fn index() -> Value {
 
 fn vectors() -> Vec<Value> {
     index()["vectors"].as_array().expect("vectors").clone()
+}
+
+fn index_v2() -> Value {
+    let text = std::fs::read_to_string(dir().join("vectors-v2.json")).expect("vectors-v2.json");
+    serde_json::from_str(&text).expect("vectors-v2.json parses")
+}
+
+fn vectors_v2() -> Vec<Value> {
+    index_v2()["vectors"].as_array().expect("vectors").clone()
+}
+
+/// Both sets: what holds for every file whatever its header (payload, re-encryption).
+fn all_vectors() -> Vec<Value> {
+    vectors().into_iter().chain(vectors_v2()).collect()
 }
 
 fn s<'a>(v: &'a Value, field: &str) -> &'a str {
@@ -94,11 +111,24 @@ fn the_vector_set_is_complete_and_small() {
         }
     }
     assert_eq!(seen, want);
+    let mut v2: Vec<String> = vectors_v2().iter().map(|v| s(v, "file").into()).collect();
+    v2.sort();
+    assert_eq!(
+        v2,
+        [
+            "v2-cert+recovery-len0.enc",
+            "v2-cert+recovery-len1.enc",
+            "v2-cert+recovery-len65536.enc",
+            "v2-cert+recovery-len65537.enc",
+            "v2-key+recovery-len1.enc",
+            "v2-key+recovery-len65537.enc",
+        ]
+    );
     let total: u64 = std::fs::read_dir(dir())
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    assert!(total < 512 * 1024, "vectors take {total} bytes");
+    assert!(total < 640 * 1024, "vectors take {total} bytes");
 }
 
 #[test]
@@ -145,7 +175,7 @@ fn every_vector_decrypts_to_its_plaintext() {
 
 #[test]
 fn reencrypting_with_the_same_parts_reproduces_the_committed_bytes() {
-    for v in vectors() {
+    for v in all_vectors() {
         let name = s(&v, "file");
         let data = read_vector(&v);
         let (header, raw) = Header::read_from(&mut &data[..]).unwrap();
@@ -229,7 +259,7 @@ fn the_file_keys_unwrap_as_documented() {
 /// nonce layout prefix | u32be counter | last flag and the AAD SHA-256(header).
 #[test]
 fn chunks_follow_the_documented_nonce_and_aad() {
-    for v in vectors() {
+    for v in all_vectors() {
         let name = s(&v, "file");
         let data = read_vector(&v);
         let hl = n(&v, "header_len") as usize;
@@ -288,5 +318,228 @@ fn keys_with_their_certificate_are_matched_by_thumbprint() {
         let e = decrypt(&legacy, &read_vector(v)).expect_err("wrong identity");
         let msg = CryptoError::from_io(&e).expect("crypto error").to_string();
         assert!(msg.contains(s(&ix, "certificate_thumbprint")), "{msg}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 2 (docs/FORMAT.md §2.3)
+
+/// A private key from `tests/vectors/`, with its certificate appended when `cert` is given (so
+/// that its thumbprint is known and it opens only its own entry).
+fn rsa_identity(key: &str, cert: Option<&str>) -> Identity {
+    let mut pem = std::fs::read(dir().join(key)).unwrap();
+    if let Some(cert) = cert {
+        pem.extend_from_slice(&std::fs::read(dir().join(cert)).unwrap());
+    }
+    let k = private_key_from_bytes(&pem, key, None).expect("test key loads");
+    assert_eq!(k.thumbprint().is_some(), cert.is_some());
+    Identity::PrivateKey(Box::new(k))
+}
+
+/// The keys that may open a version-2 vector, by name, with the recipient id each answers to.
+fn v2_identities() -> Vec<(&'static str, Identity, String)> {
+    let ix = index_v2();
+    let main = s(&ix, "certificate_thumbprint").to_string();
+    let recovery = s(&ix, "recovery_certificate_thumbprint").to_string();
+    vec![
+        (
+            "test key",
+            rsa_identity(s(&ix, "rsa_private_key"), None),
+            main.clone(),
+        ),
+        (
+            "test key + certificate",
+            rsa_identity(s(&ix, "rsa_private_key"), Some(s(&ix, "rsa_certificate"))),
+            main,
+        ),
+        (
+            "recovery key",
+            rsa_identity(s(&ix, "recovery_private_key"), None),
+            recovery.clone(),
+        ),
+        (
+            "recovery key + certificate",
+            rsa_identity(
+                s(&ix, "recovery_private_key"),
+                Some(s(&ix, "recovery_certificate")),
+            ),
+            recovery,
+        ),
+        (
+            "legacy key",
+            Identity::LegacyKey(LegacyKey::parse(&legacy_text()).unwrap()),
+            s(&ix, "legacy_key_id").to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn version_2_headers_list_every_recipient_and_round_trip() {
+    let ix = index_v2();
+    for v in vectors_v2() {
+        let name = s(&v, "file");
+        let data = read_vector(&v);
+        assert_eq!(sha256_hex(&data), s(&v, "ciphertext_sha256"), "{name}");
+        assert_eq!(data.len() as u64, n(&v, "ciphertext_len"), "{name}");
+        let (header, raw) = Header::read_from(&mut &data[..]).unwrap();
+        assert_eq!(header.version, VERSION_MULTI, "{name}");
+        assert_eq!(n(&v, "version"), 2, "{name}");
+        assert_eq!(
+            data[8..12],
+            [2, 2, 16, 0],
+            "{name}: version 2, 2 recipients"
+        );
+        let listed = v["recipients"].as_array().unwrap();
+        assert_eq!(header.recipients.len(), listed.len(), "{name}");
+        for (got, want) in header.recipients.iter().zip(listed) {
+            assert_eq!(got.kind as u64, n(want, "kind"), "{name}");
+            assert_eq!(got.recipient_id, s(want, "recipient_id"), "{name}");
+            assert_eq!(got.wrapped_key.len() as u64, n(want, "wrapped_key_len"));
+        }
+        // The encryption certificate or legacy key first, then the recovery certificate.
+        let first = if name.starts_with("v2-cert") {
+            s(&ix, "certificate_thumbprint")
+        } else {
+            s(&ix, "legacy_key_id")
+        };
+        assert_eq!(
+            header.recipient_ids(),
+            [first, s(&ix, "recovery_certificate_thumbprint")],
+            "{name}"
+        );
+        assert_eq!(hex::encode(header.nonce_prefix), s(&v, "nonce_prefix"));
+        assert_eq!(raw.len() as u64, n(&v, "header_len"), "{name}");
+        assert_eq!(sha256_hex(&raw), s(&v, "header_sha256"), "{name}");
+        // FORMAT.md §2.3: H = 19 + Σ (5 + L + W).
+        let h: usize = 19
+            + header
+                .recipients
+                .iter()
+                .map(|r| 5 + r.recipient_id.len() + r.wrapped_key.len())
+                .sum::<usize>();
+        assert_eq!(raw.len(), h, "{name}");
+        assert_eq!(raw, header.to_bytes(), "{name}: header round trip");
+        assert_eq!(
+            Header::new(header.recipients.clone(), header.nonce_prefix),
+            header,
+            "{name}: a writer picks version 2 for two recipients"
+        );
+        assert_eq!(
+            data.len() as u64,
+            encrypted_len(n(&v, "plaintext_len"), raw.len() as u64),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn version_2_vectors_open_with_each_of_their_keys_and_no_other() {
+    let identities = v2_identities();
+    for v in vectors_v2() {
+        let name = s(&v, "file");
+        let data = read_vector(&v);
+        let ids: Vec<&str> = v["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| s(r, "recipient_id"))
+            .collect();
+        for (what, identity, id) in &identities {
+            let result = Decryptor::new(&data[..], identity).and_then(|mut d| {
+                let mut out = Vec::new();
+                d.read_to_end(&mut out)?;
+                Ok((out, d.opened_by().to_string()))
+            });
+            if ids.contains(&id.as_str()) {
+                let (plain, opened_by) =
+                    result.unwrap_or_else(|e| panic!("{name} with the {what}: {e}"));
+                assert_eq!(sha256_hex(&plain), s(&v, "plaintext_sha256"), "{name}");
+                assert_eq!(plain, plaintext(n(&v, "plaintext_len") as usize), "{name}");
+                assert_eq!(&opened_by, id, "{name} with the {what}: entry opened");
+            } else {
+                let e = result.expect_err("a key for no entry opens nothing");
+                let err = CryptoError::from_io(&e).expect("a crypto error");
+                // A key that knows its id is told which keys are needed; a bare RSA key tries
+                // every certificate entry and none opens.
+                match err {
+                    CryptoError::WrongRecipient { needed, .. }
+                    | CryptoError::UnwrapFailed { needed } => {
+                        for id in &ids {
+                            assert!(needed.contains(id), "{name} with the {what}: {err}");
+                        }
+                    }
+                    other => panic!("{name} with the {what}: {other}"),
+                }
+                let bare = what.ends_with("key") && *what != "legacy key";
+                assert_eq!(
+                    matches!(err, CryptoError::UnwrapFailed { .. }),
+                    bare,
+                    "{name} with the {what}: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_version_2_wrap_unwraps_to_the_recorded_file_key() {
+    let ix = index_v2();
+    let main = load_private_key(&dir().join(s(&ix, "rsa_private_key")), None).unwrap();
+    let recovery = load_private_key(&dir().join(s(&ix, "recovery_private_key")), None).unwrap();
+    let recovery_cert = Certificate::load(&dir().join(s(&ix, "recovery_certificate"))).unwrap();
+    assert_eq!(
+        recovery_cert.thumbprint,
+        s(&ix, "recovery_certificate_thumbprint")
+    );
+    assert!(recovery.matches(&recovery_cert));
+    let key_bytes = base64::engine::general_purpose::STANDARD
+        .decode(legacy_text().trim())
+        .unwrap();
+    for v in vectors_v2() {
+        let name = s(&v, "file");
+        let (header, _) = Header::read_from(&mut &read_vector(&v)[..]).unwrap();
+        for (stanza, listed) in header
+            .recipients
+            .iter()
+            .zip(v["recipients"].as_array().unwrap())
+        {
+            let fk = match stanza.kind {
+                KIND_CERTIFICATE => {
+                    assert_eq!(stanza.wrapped_key.len(), 256, "{name}");
+                    let key = if stanza.recipient_id == s(&ix, "certificate_thumbprint") {
+                        &main
+                    } else {
+                        assert_eq!(
+                            stanza.recipient_id,
+                            s(&ix, "recovery_certificate_thumbprint")
+                        );
+                        &recovery
+                    };
+                    key.unwrap_key(&stanza.wrapped_key).unwrap().to_vec()
+                }
+                KIND_LEGACY_KEY => {
+                    assert_eq!(stanza.wrapped_key.len(), 64, "{name}");
+                    let salt = &stanza.wrapped_key[..16];
+                    assert_eq!(hex::encode(salt), s(listed, "legacy_salt"), "{name}");
+                    let mut kek = [0u8; 32];
+                    hkdf::Hkdf::<Sha256>::new(Some(salt), &key_bytes)
+                        .expand(b"azs-backup v1 legacy key wrap", &mut kek)
+                        .unwrap();
+                    assert_eq!(hex::encode(kek), s(listed, "legacy_kek"), "{name}");
+                    Aes256Gcm::new_from_slice(&kek)
+                        .unwrap()
+                        .decrypt(
+                            &[0u8; 12].into(),
+                            Payload {
+                                msg: &stanza.wrapped_key[16..],
+                                aad: b"azs-backup v1 legacy wrap",
+                            },
+                        )
+                        .unwrap()
+                }
+                k => panic!("{name}: kind {k}"),
+            };
+            assert_eq!(fk, file_key(&v), "{name}: {}", stanza.recipient_id);
+        }
     }
 }

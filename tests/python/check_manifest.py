@@ -12,8 +12,9 @@ Exit status: 0 valid; 1 invalid (stderr says why, stdout gives the kind of failu
 --error-kind); 2 usage error.
 
 Failure kinds (tests/vectors/README.md): too_large, json (not JSON, or a field missing or of
-the wrong type), manifest_version, backup_id, text, recipient, role_count, role_name,
-duplicate_role, file_name, succeeded_role, status, size, changed_files, error_message.
+the wrong type), manifest_version, backup_id, text, recipient (also recoveryCertThumbprints),
+compression_level, role_count, role_name, duplicate_role, file_name, succeeded_role, status,
+size, changed_files, error_message.
 
 Reading follows azs-backup's (serde) rules: unknown fields are ignored; a known field may
 appear only once; optional strings may be absent or null; counts are JSON integers.
@@ -38,6 +39,10 @@ ARCHIVE_SUFFIX = ".tar.zst.enc"
 STATUSES = ("Succeeded", "PartialSucceeded", "Failed")
 U32 = (1 << 32) - 1
 U64 = (1 << 64) - 1
+I32 = (-(1 << 31), (1 << 31) - 1)
+MAX_RECIPIENTS = 16  # in an archive's header: the encryption recipient and 15 recovery ones
+COMPRESSION_LEVELS = (-131072, 22)  # every level zstd defines
+ASCII_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
 
 GUID = re.compile(r"\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
 SOURCE_NAME = re.compile(r"\A[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,63}\Z")
@@ -100,6 +105,14 @@ def _uint(limit):
         return v
 
     return read
+
+
+def _opt_i32(v, where):
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not I32[0] <= v <= I32[1]:
+        raise _json_error(where, "expected a 32-bit signed integer")
+    return v
 
 
 def _bool(v, where):
@@ -190,7 +203,9 @@ MANIFEST_FIELDS = {
     "timeTakenToCreate": (_string, REQUIRED),
     "encryptionCertThumbprint": (_opt_string, None),
     "encryptionKeyId": (_opt_string, None),
+    "recoveryCertThumbprints": (_string_list, list),
     "hostName": (_string, REQUIRED),
+    "compressionLevel": (_opt_i32, None),
     "roleStatus": (_roles, REQUIRED),
     "isAutomaticBackup": (_bool, False),
 }
@@ -243,6 +258,27 @@ def validate(data, folder):
             "recipient",
             "exactly one of encryptionCertThumbprint (40 hex digits) and encryptionKeyId "
             "(key: and 16 hex digits) must be present",
+        )
+    recovery = m["recoveryCertThumbprints"]
+    if len(recovery) >= MAX_RECIPIENTS or not all(THUMBPRINT.match(t) for t in recovery):
+        raise ManifestError(
+            "recipient",
+            "recoveryCertThumbprints must hold at most %d thumbprints of 40 hex digits"
+            % (MAX_RECIPIENTS - 1),
+        )
+    seen_ids = set()
+    for rid in [thumb if thumb is not None else key_id] + recovery:
+        if rid.translate(ASCII_UPPER) in seen_ids:
+            raise ManifestError(
+                "recipient",
+                "recoveryCertThumbprints lists %s twice (or it is the encryption certificate)" % rid,
+            )
+        seen_ids.add(rid.translate(ASCII_UPPER))
+    level = m["compressionLevel"]
+    if level is not None and not COMPRESSION_LEVELS[0] <= level <= COMPRESSION_LEVELS[1]:
+        raise ManifestError(
+            "compression_level",
+            "compressionLevel %d is not a zstd level (%d..=%d)" % ((level,) + COMPRESSION_LEVELS),
         )
     roles = m["roleStatus"]
     if len(roles) > MAX_ROLES:

@@ -3,14 +3,16 @@
 
     check_vectors.py [VECTORS_DIR]        # default: tests/vectors beside this folder
 
-Reads the known-answer vectors (vectors.json, all must decrypt) and the known-failure vectors
+Reads the known-answer vectors (vectors.json with their one key, vectors-v2.json with the
+recovery key; all must decrypt) and the known-failure vectors
 (fail/expected.tsv) with decrypt_backup.py (encrypted files), check_manifest.py (manifests) and
 unprotect_snapshot.py (Azure Stack snapshots), and prints one JSON object per line:
 
     {"vector": PATH, "format": ..., "kind": "ok" | failure kind, "message": ..., "digest": ...}
 
 PATH is relative to VECTORS_DIR. `digest` summarises what an accepted vector holds, for
-comparison with azs-backup: the plaintext's SHA-256 (encrypted), backupId/status/recipient/roles
+comparison with azs-backup: the plaintext's SHA-256 and the id of the header entry that opened
+(encrypted), backupId/status/recipients/roles
 (manifest), the sorted "path sha256" of each extracted file (snapshot). The comparison with the
 expected kinds is the caller's (tests/formats/failure_vectors.rs).
 """
@@ -57,8 +59,23 @@ def main():
     assert thumbprint == index["certificate_thumbprint"]
     with open(os.path.join(vectors, index["legacy_key_file"]), encoding="utf-8") as f:
         legacy_text = f.read()
+    with open(os.path.join(vectors, "vectors-v2.json"), encoding="utf-8") as f:
+        index_v2 = json.load(f)
+    # The recovery key with its certificate (key=recovery), and alone (key=recovery-bare).
+    recovery_key, recovery_thumbprint = unprotect_snapshot.load_key(
+        os.path.join(vectors, index_v2["recovery_private_key"]),
+        os.path.join(vectors, index_v2["recovery_certificate"]),
+    )
+    assert recovery_thumbprint == index_v2["recovery_certificate_thumbprint"]
+    rsa_keys = {
+        "rsa": (rsa_key, thumbprint),
+        "recovery": (recovery_key, recovery_thumbprint),
+        "recovery-bare": (recovery_key, None),
+    }
 
+    # Known-answer vectors: version 1 with its one key, version 2 with the recovery key.
     jobs = [(v["file"], "encrypted", {"key": "rsa" if v["kind"] == 1 else "legacy"}) for v in index["vectors"]]
+    jobs += [(v["file"], "encrypted", {"key": "recovery"}) for v in index_v2["vectors"]]
     with open(os.path.join(vectors, "fail", "expected.tsv"), encoding="utf-8") as f:
         for line in f:
             if line.startswith("#") or not line.strip():
@@ -73,17 +90,17 @@ def main():
             if fmt == "encrypted":
                 out = io.BytesIO()
                 with open(path, "rb") as f:
-                    if args["key"] == "rsa":
-                        decrypt_backup.decrypt_file(f, out, rsa_key=(rsa_key, thumbprint))
+                    if args["key"] == "legacy":
+                        opened = decrypt_backup.decrypt_file(f, out, legacy_key_text=legacy_text)
                     else:
-                        decrypt_backup.decrypt_file(f, out, legacy_key_text=legacy_text)
-                result["digest"] = hashlib.sha256(out.getvalue()).hexdigest()
+                        opened = decrypt_backup.decrypt_file(f, out, rsa_key=rsa_keys[args["key"]])
+                result["digest"] = "%s opened by %s" % (hashlib.sha256(out.getvalue()).hexdigest(), opened)
             elif fmt == "manifest":
                 m = check_manifest.validate(read(path), args["folder"])
                 result["digest"] = "%s %s %s %s" % (
                     m["backupId"],
                     m["status"],
-                    m["encryptionCertThumbprint"] or m["encryptionKeyId"],
+                    "+".join([m["encryptionCertThumbprint"] or m["encryptionKeyId"]] + m["recoveryCertThumbprints"]),
                     ",".join("%s:%s" % (r["roleName"], r["status"]) for r in m["roleStatus"]),
                 )
             elif fmt == "snapshot":

@@ -14,6 +14,11 @@ archive is a zstd-compressed tar stream:
 or a PKCS#12 file (.pfx/.p12). A password comes from AZS_BACKUP_KEY_PASSWORD, else from a
 prompt (only when the file needs one).
 
+Reads format versions 1 (one recipient) and 2 (1 to 16 recipients: the encryption certificate
+or legacy key, then recovery certificates; FORMAT.md §2.3). A key given with its certificate,
+and a legacy key, open only the entry with their id; a private key without its certificate
+tries every certificate entry in turn. With several recipients, stderr says which one opened.
+
 Every chunk is authenticated before its plaintext is written. With -o FILE the output is
 written to FILE.partial and renamed to FILE only when the whole file authenticated; with -o -
 plaintext goes to stdout as it authenticates, so a consumer must discard it when the exit
@@ -47,7 +52,11 @@ except ImportError:  # pragma: no cover - reported to the user
     sys.exit(2)
 
 MAGIC = b"AZSBKENC"
-VERSION = 1
+VERSION = 1  # one recipient (FORMAT.md §2.1)
+VERSION_MULTI = 2  # 1 to 16 recipients (FORMAT.md §2.3)
+MAX_RECIPIENTS = 16
+MAX_ID = 256
+MAX_WRAP = 4096
 KIND_CERTIFICATE = 1
 KIND_LEGACY_KEY = 2
 CHUNK_LOG2 = 16
@@ -57,6 +66,7 @@ NONCE_PREFIX = 7
 HKDF_INFO_LEGACY = b"azs-backup v1 legacy key wrap"
 LEGACY_WRAP_AAD = b"azs-backup v1 legacy wrap"
 KEY_ID_DOMAIN = b"azs-backup v1 key id"
+ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 class FormatError(Exception):
@@ -92,39 +102,85 @@ def read_exact(f, n, what):
     return b
 
 
-def read_header(f):
-    """Parses the header; returns (fields, raw header bytes)."""
-    fixed = read_exact(f, 14, "header")
-    if fixed[:8] != MAGIC:
-        raise FormatError("not an azs-backup encrypted file (bad magic)", "bad_magic")
-    version, kind, chunk_log2, reserved, id_len = struct.unpack(">BBBBH", fixed[8:])
-    if version != VERSION:
-        raise FormatError("unsupported format version %d" % version, "version")
+def ascii_lower(text):
+    """Lower-cases A-Z only: recipient ids compare ignoring ASCII case (FORMAT.md §2.1)."""
+    return text.translate(ASCII_LOWER)
+
+
+def same_id(a, b):
+    return ascii_lower(a) == ascii_lower(b)
+
+
+def read_entry(f, raw, kind):
+    """Reads one recipient entry after its kind byte (FORMAT.md §2.1 from offset 12, §2.3):
+    u16be id length | id | u16be wrapped key length | wrapped key. Appends the bytes to raw."""
     if kind not in (KIND_CERTIFICATE, KIND_LEGACY_KEY):
         raise FormatError("unknown recipient kind %d" % kind, "header")
-    if chunk_log2 != CHUNK_LOG2 or reserved != 0:
-        raise FormatError("unsupported chunk size or flags", "header")
-    if not 1 <= id_len <= 256:
+    length = read_exact(f, 2, "header")
+    raw.append(length)
+    (id_len,) = struct.unpack(">H", length)
+    if not 1 <= id_len <= MAX_ID:
         raise FormatError("recipient id length out of range", "header")
     rid = read_exact(f, id_len + 2, "header")
+    raw.append(rid)
     (wrap_len,) = struct.unpack(">H", rid[id_len:])
-    if not 1 <= wrap_len <= 4096:
+    if not 1 <= wrap_len <= MAX_WRAP:
         raise FormatError("wrapped key length out of range", "header")
     try:
         recipient_id = rid[:id_len].decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError("recipient id is not UTF-8", "header")
-    rest = read_exact(f, wrap_len + NONCE_PREFIX, "header")
-    raw = fixed + rid + rest
+    wrapped = read_exact(f, wrap_len, "header")
+    raw.append(wrapped)
+    return {"kind": kind, "recipient_id": recipient_id, "wrapped_key": wrapped}
+
+
+def read_header(f):
+    """Parses a version-1 or version-2 header; returns (fields, raw header bytes).
+
+    fields: {"version", "recipients": [{"kind", "recipient_id", "wrapped_key"}, ...],
+    "nonce_prefix"}; one recipient in version 1, 1 to 16 in version 2, in header order."""
+    fixed = read_exact(f, 12, "header")
+    if fixed[:8] != MAGIC:
+        raise FormatError("not an azs-backup encrypted file (bad magic)", "bad_magic")
+    version, byte9, chunk_log2, reserved = fixed[8:12]
+    if version not in (VERSION, VERSION_MULTI):
+        raise FormatError("unsupported format version %d" % version, "version")
+    if chunk_log2 != CHUNK_LOG2 or reserved != 0:
+        raise FormatError("unsupported chunk size or flags", "header")
+    raw = [fixed]
+    if version == VERSION:
+        recipients = [read_entry(f, raw, byte9)]
+    else:
+        if not 1 <= byte9 <= MAX_RECIPIENTS:
+            raise FormatError("recipient count %d out of range 1..=16" % byte9, "header")
+        recipients = []
+        for _ in range(byte9):
+            kind = read_exact(f, 1, "header")
+            raw.append(kind)
+            entry = read_entry(f, raw, kind[0])
+            if any(same_id(r["recipient_id"], entry["recipient_id"]) for r in recipients):
+                raise FormatError(
+                    "recipient %s is listed twice" % entry["recipient_id"], "header"
+                )
+            recipients.append(entry)
+    prefix = read_exact(f, NONCE_PREFIX, "header")
+    raw.append(prefix)
     return (
-        {
-            "kind": kind,
-            "recipient_id": recipient_id,
-            "wrapped_key": rest[:wrap_len],
-            "nonce_prefix": rest[wrap_len:],
-        },
-        raw,
+        {"version": version, "recipients": recipients, "nonce_prefix": prefix},
+        b"".join(raw),
     )
+
+
+def describe_id(recipient_id):
+    if recipient_id.startswith("key:"):
+        return "encryption key %s" % recipient_id
+    return "certificate %s" % recipient_id
+
+
+def describe_ids(header):
+    each = [describe_id(r["recipient_id"]) for r in header["recipients"]]
+    return each[0] if len(each) == 1 else "one of " + ", ".join(each)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,73 +295,97 @@ def rsa_unwrap(key, wrapped):
 
 
 def unwrap_file_key(header, args):
-    """The 32-byte file key, or FormatError naming what is needed."""
-    needed = header["recipient_id"]
-    if header["kind"] == KIND_CERTIFICATE:
-        if not args.key:
-            raise FormatError(
-                "file is encrypted for certificate %s: give its private key with --key" % needed,
-                "no_key",
-            )
+    """(32-byte file key, index of the entry that opened) with the key of the command line."""
+    if args.key:
         return unwrap_file_key_with(header, rsa_key=load_rsa_key(args.key))
     if args.legacy_key_file:
         with open(args.legacy_key_file, "r", encoding="utf-8") as f:
-            text = f.read()
-    elif args.legacy_key is not None:
-        text = args.legacy_key
-    else:
-        raise FormatError(
-            "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed,
-            "no_key",
-        )
-    return unwrap_file_key_with(header, legacy_key_text=text)
+            return unwrap_file_key_with(header, legacy_key_text=f.read())
+    if args.legacy_key is not None:
+        return unwrap_file_key_with(header, legacy_key_text=args.legacy_key)
+    raise FormatError(
+        "file is encrypted for %s: give a private key with --key or a legacy key with "
+        "--legacy-key-file" % describe_ids(header),
+        "no_key",
+    )
 
 
-def unwrap_file_key_with(header, rsa_key=None, legacy_key_text=None):
-    """The 32-byte file key. rsa_key: (RSA private key, its certificate's thumbprint or None),
-    as load_rsa_key returns it; legacy_key_text: the legacy key's base64 text."""
-    needed = header["recipient_id"]
-    if header["kind"] == KIND_CERTIFICATE:
-        if rsa_key is None:
-            raise FormatError(
-                "file is encrypted for certificate %s: give its private key with --key" % needed,
-                "no_key",
-            )
-        key, thumbprint = rsa_key
-        if thumbprint is not None and thumbprint.lower() != needed.lower():
-            raise FormatError(
-                "file is encrypted for certificate %s; the key given is for certificate %s"
-                % (needed, thumbprint),
-                "wrong_key",
-            )
-        file_key = rsa_unwrap(key, header["wrapped_key"])
+def unwrap_entry(entry, rsa_key=None, legacy_key=None):
+    """The file key from one entry, or None when the entry is of the other kind than the key;
+    FormatError("unwrap") when it does not open with it (or not to 32 bytes)."""
+    if entry["kind"] == KIND_CERTIFICATE and rsa_key is not None:
+        file_key = rsa_unwrap(rsa_key, entry["wrapped_key"])
+    elif entry["kind"] == KIND_LEGACY_KEY and legacy_key is not None:
+        file_key = legacy_unwrap(legacy_key, entry["wrapped_key"])
     else:
-        if legacy_key_text is None:
-            raise FormatError(
-                "file is encrypted for encryption key %s: give it with --legacy-key-file" % needed,
-                "no_key",
-            )
-        key = legacy_key_bytes(legacy_key_text)
-        given = legacy_key_id(key)
-        if given.lower() != needed.lower():
-            raise FormatError(
-                "file is encrypted for encryption key %s; the key given is %s" % (needed, given),
-                "wrong_key",
-            )
-        file_key = legacy_unwrap(key, header["wrapped_key"])
+        return None
     if len(file_key) != 32:
         raise FormatError("the unwrapped file key is not 32 bytes", "unwrap")
     return file_key
 
 
+def unwrap_file_key_with(header, rsa_key=None, legacy_key_text=None):
+    """(32-byte file key, index in header["recipients"] of the entry that opened it).
+
+    rsa_key: (RSA private key, its certificate's thumbprint or None), as load_rsa_key returns
+    it; legacy_key_text: the legacy key's base64 text. FORMAT.md §2.3: a key whose id is known
+    (a legacy key; an RSA key with its certificate) opens only the entry with that id
+    (wrong_key when there is none, or when it is of the other kind); a bare RSA key tries every
+    certificate entry in order (wrong_key when there is none, unwrap when none opens)."""
+    entries = header["recipients"]
+    if rsa_key is not None:
+        key, given = rsa_key
+        legacy = None
+        what = describe_id(given) if given is not None else "a certificate's private key"
+    elif legacy_key_text is not None:
+        key = None
+        legacy = legacy_key_bytes(legacy_key_text)
+        given = legacy_key_id(legacy)
+        what = describe_id(given)
+    else:
+        raise FormatError(
+            "file is encrypted for %s: give its key" % describe_ids(header), "no_key"
+        )
+    wrong = FormatError(
+        "file is encrypted for %s; the key given is for %s" % (describe_ids(header), what),
+        "wrong_key",
+    )
+    if given is not None:
+        for i, entry in enumerate(entries):
+            if same_id(entry["recipient_id"], given):
+                file_key = unwrap_entry(entry, key, legacy)
+                if file_key is None:
+                    raise wrong
+                return file_key, i
+        raise wrong
+    tried = False
+    for i, entry in enumerate(entries):
+        try:
+            file_key = unwrap_entry(entry, key, legacy)
+        except FormatError:
+            tried = True
+            continue
+        if file_key is not None:
+            return file_key, i
+    if not tried:
+        raise wrong
+    raise FormatError(
+        "the private key given cannot unwrap the file key (it is not the key of %s)"
+        % describe_ids(header),
+        "unwrap",
+    )
+
+
 def decrypt_file(f, out, rsa_key=None, legacy_key_text=None):
     """Decrypts the whole encrypted file `f` (a binary file object), writing each chunk's
-    plaintext to `out` after it authenticates. Raises FormatError (see its `kind`)."""
+    plaintext to `out` after it authenticates. Returns the id of the recipient whose entry
+    opened the file key. Raises FormatError (see its `kind`)."""
     header, raw = read_header(f)
-    file_key = unwrap_file_key_with(header, rsa_key, legacy_key_text)
+    file_key, index = unwrap_file_key_with(header, rsa_key, legacy_key_text)
     aad = hashlib.sha256(raw).digest()
     for plain in decrypt_chunks(f, file_key, header["nonce_prefix"], aad):
         out.write(plain)
+    return header["recipients"][index]["recipient_id"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,10 +449,15 @@ def main(argv=None):
             if args.header:
                 json.dump(
                     {
-                        "version": VERSION,
-                        "kind": header["kind"],
-                        "recipientId": header["recipient_id"],
-                        "wrappedKeyLen": len(header["wrapped_key"]),
+                        "version": header["version"],
+                        "recipients": [
+                            {
+                                "kind": r["kind"],
+                                "recipientId": r["recipient_id"],
+                                "wrappedKeyLen": len(r["wrapped_key"]),
+                            }
+                            for r in header["recipients"]
+                        ],
                         "noncePrefix": header["nonce_prefix"].hex(),
                         "headerLen": len(raw),
                         "headerSha256": hashlib.sha256(raw).hexdigest(),
@@ -381,7 +466,12 @@ def main(argv=None):
                 )
                 sys.stdout.write("\n")
                 return 0
-            file_key = unwrap_file_key(header, args)
+            file_key, index = unwrap_file_key(header, args)
+            if len(header["recipients"]) > 1:
+                sys.stderr.write(
+                    "decrypt_backup.py: opened with the entry of %s\n"
+                    % describe_id(header["recipients"][index]["recipient_id"])
+                )
             aad = hashlib.sha256(raw).digest()
             if args.output == "-":
                 out = sys.stdout.buffer

@@ -14,7 +14,9 @@ as given: nothing is normalised.
 
 --cert takes the recipient's certificate, DER (.cer) or PEM (a PEM file may also hold the
 private key, as `azs-backup new-cert` writes it; only the CERTIFICATE block is used).
---legacy-key-file KEY.txt encrypts for a legacy key (kind 2) instead.
+--legacy-key-file KEY.txt encrypts for a legacy key (kind 2) instead. --recovery-cert CERT
+(repeatable) also wraps every file key for a recovery certificate: the archives then have
+version-2 headers (FORMAT.md §2.3) and the manifest lists recoveryCertThumbprints.
 
 SPEC.json lists the sources, in order:
 
@@ -54,9 +56,10 @@ write_backup().
 
     encrypt_backup.py --self-test
 
-reproduces every committed vector in tests/vectors byte for byte (kind 1 with the vector's own
-OAEP wrap, which is randomized) and round-trips fresh files at each chunk boundary through the
-independent reader decrypt_backup.py.
+reproduces every committed vector in tests/vectors (vectors.json and vectors-v2.json) byte for
+byte (certificate entries with the vector's own OAEP wrap, which is randomized) and round-trips
+fresh files at each chunk boundary, and a fresh version-2 file with each of its keys, through
+the independent reader decrypt_backup.py.
 """
 
 import argparse
@@ -88,7 +91,9 @@ except ImportError:  # pragma: no cover - reported to the user
 
 # FORMAT.md §2.1
 MAGIC = b"AZSBKENC"
-VERSION = 1
+VERSION = 1  # one recipient
+VERSION_MULTI = 2  # several recipients (FORMAT.md §2.3)
+MAX_RECIPIENTS = 16
 KIND_CERTIFICATE = 1
 KIND_LEGACY_KEY = 2
 CHUNK_LOG2 = 16
@@ -275,29 +280,42 @@ class Recipient:
 # Encrypted file: header | STREAM chunks, FORMAT.md §2 and §4
 
 
-def header_bytes(kind, recipient_id, wrapped, nonce_prefix):
+def entry_bytes(kind, recipient_id, wrapped):
+    """u16be id length | id | u16be wrapped key length | wrapped key (the kind goes before)."""
     rid = recipient_id.encode("utf-8")
     if not 1 <= len(rid) <= 256:
         raise SpecError("recipient id length %d out of range 1..=256" % len(rid))
     if not 1 <= len(wrapped) <= 4096:
         raise SpecError("wrapped key length %d out of range 1..=4096" % len(wrapped))
+    return struct.pack(">H", len(rid)) + rid + struct.pack(">H", len(wrapped)) + wrapped
+
+
+def header_bytes(entries, nonce_prefix):
+    """The header for entries [(kind, recipient id, wrapped key), ...]: version 1 for one
+    recipient (FORMAT.md §2.1), else version 2 (§2.3, 2 to 16 recipients, distinct ids)."""
     if len(nonce_prefix) != NONCE_PREFIX:
         raise SpecError("the nonce prefix is %d bytes" % NONCE_PREFIX)
-    return (
-        MAGIC
-        + struct.pack(">BBBBH", VERSION, kind, CHUNK_LOG2, 0, len(rid))
-        + rid
-        + struct.pack(">H", len(wrapped))
-        + wrapped
-        + nonce_prefix
-    )
+    if len(entries) == 1:
+        kind, rid, wrapped = entries[0]
+        return MAGIC + bytes([VERSION, kind, CHUNK_LOG2, 0]) + entry_bytes(kind, rid, wrapped) + nonce_prefix
+    if not 2 <= len(entries) <= MAX_RECIPIENTS:
+        raise SpecError("a file has 1 to %d recipients, not %d" % (MAX_RECIPIENTS, len(entries)))
+    ids = [rid.upper() for _, rid, _ in entries]
+    if len(set(ids)) != len(ids):
+        raise SpecError("a recipient is listed twice")
+    body = b"".join(bytes([kind]) + entry_bytes(kind, rid, w) for kind, rid, w in entries)
+    return MAGIC + bytes([VERSION_MULTI, len(entries), CHUNK_LOG2, 0]) + body + nonce_prefix
 
 
-def encrypt(plaintext, recipient, file_key=None, nonce_prefix=None):
-    """The encrypted file for `plaintext` (bytes), for `recipient` (a Recipient)."""
+def encrypt(plaintext, recipients, file_key=None, nonce_prefix=None):
+    """The encrypted file for `plaintext` (bytes), for `recipients` (a Recipient, or a list of
+    them: the encryption certificate or key first, then recovery certificates): one file key,
+    wrapped for each."""
+    if isinstance(recipients, Recipient):
+        recipients = [recipients]
     file_key = os.urandom(32) if file_key is None else file_key
     nonce_prefix = os.urandom(NONCE_PREFIX) if nonce_prefix is None else nonce_prefix
-    header = header_bytes(recipient.kind, recipient.id, recipient.wrap(file_key), nonce_prefix)
+    header = header_bytes([(r.kind, r.id, r.wrap(file_key)) for r in recipients], nonce_prefix)
     aad = hashlib.sha256(header).digest()
     gcm = AESGCM(file_key)
     # n = max(1, ceil(|P| / 65536)): a plaintext of k * 65536 bytes ends with a full chunk,
@@ -355,8 +373,11 @@ def write_backup(
     manifest_override=None,
     host_name=None,
     allow_any_name=False,
+    recovery=(),
 ):
-    """Writes every source's archive and then manifest.json; returns the manifest (a dict)."""
+    """Writes every source's archive and then manifest.json; returns the manifest (a dict).
+    `recovery`: Recipients of recovery certificates, each archive's file key is also wrapped
+    for (a version-2 header when there is one or more)."""
     sources = spec.get("sources")
     if not isinstance(sources, list) or not sources:
         raise SpecError("the spec needs a non-empty list 'sources'")
@@ -381,7 +402,7 @@ def write_backup(
             }
         else:
             tar, files, size = build_tar(s.get("entries", []))
-            enc = encrypt(zstd_compress(tar), recipient)
+            enc = encrypt(zstd_compress(tar), [recipient] + list(recovery))
             file_name = name + ARCHIVE_SUFFIX
             write_atomic(os.path.join(folder, file_name), enc)
             role = {
@@ -409,6 +430,8 @@ def write_backup(
         manifest["encryptionCertThumbprint"] = recipient.id
     else:
         manifest["encryptionKeyId"] = recipient.id
+    if recovery:
+        manifest["recoveryCertThumbprints"] = [r.id for r in recovery]
     manifest["hostName"] = host_name if host_name is not None else socket.gethostname()
     manifest["roleStatus"] = roles
     merge(manifest, manifest_override or {})
@@ -434,22 +457,34 @@ def self_test():
         index = json.load(f)
     with open(os.path.join(vectors, index["legacy_key_file"]), "r", encoding="utf-8") as f:
         legacy_text = f.read()
+    listed = list(index["vectors"])
+    v2_index = os.path.join(vectors, "vectors-v2.json")
+    if os.path.exists(v2_index):
+        with open(v2_index, "r", encoding="utf-8") as f:
+            listed += json.load(f)["vectors"]
     checked = 0
-    for v in index["vectors"]:
+    for v in listed:
         with open(os.path.join(vectors, v["file"]), "rb") as f:
             expected = f.read()
         plaintext = bytes(i % 251 for i in range(v["plaintext_len"]))
         file_key = bytes.fromhex(v["file_key"])
         prefix = bytes.fromhex(v["nonce_prefix"])
-        if v["kind"] == KIND_LEGACY_KEY:
-            recipient = Recipient.legacy(legacy_text, bytes.fromhex(v["legacy_salt"]))
-        else:
-            # OAEP is randomized: reuse the vector's wrapped key, check everything else.
-            header, _ = decrypt_backup.read_header(io.BytesIO(expected))
-            recipient = Recipient(
-                KIND_CERTIFICATE, v["recipient_id"], lambda fk, w=header["wrapped_key"]: w
-            )
-        got = encrypt(plaintext, recipient, file_key, prefix)
+        # OAEP is randomized: a certificate entry reuses the vector's own wrapped key; a legacy
+        # entry is wrapped again with the salt the index records. Everything else is made here.
+        listed_recipients = v["recipients"] if "recipients" in v else [v]
+        header, _ = decrypt_backup.read_header(io.BytesIO(expected))
+        if len(header["recipients"]) != len(listed_recipients):
+            raise SpecError("%s: %d recipients" % (v["file"], len(header["recipients"])))
+        recipients = []
+        for entry, want in zip(header["recipients"], listed_recipients):
+            if want["kind"] == KIND_LEGACY_KEY:
+                r = Recipient.legacy(legacy_text, bytes.fromhex(want["legacy_salt"]))
+            else:
+                r = Recipient(KIND_CERTIFICATE, want["recipient_id"], lambda fk, w=entry["wrapped_key"]: w)
+            if r.id != want["recipient_id"]:
+                raise SpecError("%s: recipient %s" % (v["file"], r.id))
+            recipients.append(r)
+        got = encrypt(plaintext, recipients, file_key, prefix)
         if got != expected:
             raise SpecError("%s: not reproduced byte for byte" % v["file"])
         checked += 1
@@ -462,9 +497,9 @@ def self_test():
         data = encrypt(plaintext, recipient)
         f = io.BytesIO(data)
         header, raw = decrypt_backup.read_header(f)
-        if header["recipient_id"] != index["certificate_thumbprint"]:
-            raise SpecError("recipient id %s" % header["recipient_id"])
-        file_key = decrypt_backup.rsa_unwrap(key, header["wrapped_key"])
+        if [r["recipient_id"] for r in header["recipients"]] != [index["certificate_thumbprint"]]:
+            raise SpecError("recipients %r" % header["recipients"])
+        file_key = decrypt_backup.rsa_unwrap(key, header["recipients"][0]["wrapped_key"])
         out = b"".join(
             decrypt_backup.decrypt_chunks(
                 f, file_key, header["nonce_prefix"], hashlib.sha256(raw).digest()
@@ -474,6 +509,25 @@ def self_test():
         if out != plaintext or len(data) != len(raw) + n + TAG * chunks:
             raise SpecError("a %d-byte plaintext does not round-trip" % n)
         checked += 1
+    # A fresh version-2 file (the test certificate, then the recovery certificate) opens with
+    # each private key, and lists both in order.
+    recovery_cert = os.path.join(vectors, "test-only-recovery-rsa2048-cert.pem")
+    if os.path.exists(recovery_cert):
+        both = [recipient, Recipient.certificate(recovery_cert)]
+        plaintext = os.urandom(CHUNK + 5)
+        data = encrypt(plaintext, both)
+        if data[8:10] != bytes([VERSION_MULTI, 2]):
+            raise SpecError("a file for two recipients has no version-2 header")
+        for key_file, index_opened in (
+            (index["rsa_private_key"], 0),
+            ("test-only-recovery-rsa2048-key.pem", 1),
+        ):
+            rsa_key = decrypt_backup.load_rsa_key(os.path.join(vectors, key_file))
+            out = io.BytesIO()
+            opened = decrypt_backup.decrypt_file(io.BytesIO(data), out, rsa_key=rsa_key)
+            if out.getvalue() != plaintext or opened != both[index_opened].id:
+                raise SpecError("a version-2 file does not round-trip with %s" % key_file)
+            checked += 1
     # Tar names reach the archive verbatim.
     names = ["../evil", "/abs/evil", "a/../../b", "x" * 150 + "/long"]
     tar, files, size = build_tar([{"name": n, "data": "1"} for n in names])
@@ -495,6 +549,13 @@ def main(argv=None):
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--cert", help="the recipient's certificate: DER (.cer) or PEM")
     g.add_argument("--legacy-key-file", help="encrypt for this legacy key (kind 2) instead")
+    p.add_argument(
+        "--recovery-cert",
+        action="append",
+        default=[],
+        help="a recovery certificate (DER or PEM) every file key is also wrapped for; repeat "
+        "for several (the archives get version-2 headers)",
+    )
     p.add_argument("--target", required=True, help="the target folder (MASBackup/ goes in it)")
     p.add_argument("--backup-id", help="the backup's GUID (folder name)")
     p.add_argument("--spec", help="JSON file listing the sources and entries")
@@ -549,6 +610,7 @@ def main(argv=None):
         else:
             with open(args.legacy_key_file, "r", encoding="utf-8") as f:
                 recipient = Recipient.legacy(f.read())
+        recovery = [Recipient.certificate(c) for c in args.recovery_cert]
         manifests = []
         for job in jobs:
             override = job.get("manifestOverride")
@@ -564,6 +626,7 @@ def main(argv=None):
                     manifest_override=override,
                     host_name=args.host_name,
                     allow_any_name=args.allow_any_name,
+                    recovery=recovery,
                 )
             )
     except (SpecError, ValueError, KeyError, OSError) as e:

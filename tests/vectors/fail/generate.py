@@ -186,8 +186,10 @@ class Out:
 def load_kat():
     with open(os.path.join(VECTORS, "vectors.json"), encoding="utf-8") as f:
         index = json.load(f)
+    with open(os.path.join(VECTORS, "vectors-v2.json"), encoding="utf-8") as f:
+        index_v2 = json.load(f)
     kat = {}
-    for v in index["vectors"]:
+    for v in index["vectors"] + index_v2["vectors"]:
         with open(os.path.join(VECTORS, v["file"]), "rb") as f:
             data = f.read()
         hl = v["header_len"]
@@ -198,7 +200,7 @@ def load_kat():
             "file_key": bytes.fromhex(v["file_key"]),
             "prefix": bytes.fromhex(v["nonce_prefix"]),
         }
-    return index, kat
+    return index, index_v2, kat
 
 
 def plaintext(n):
@@ -240,7 +242,100 @@ def flip(data, offset, mask=0x01):
     return bytes(b)
 
 
-def encrypted_vectors(out, kat, other_key, other_thumbprint, test_public_key):
+def parse_v2(header):
+    """The entries [(kind, id bytes, wrapped key)] and nonce prefix of a version-2 header."""
+    assert header[8] == 2
+    entries, at = [], 12
+    for _ in range(header[9]):
+        kind = header[at]
+        (id_len,) = struct.unpack(">H", header[at + 1 : at + 3])
+        rid = header[at + 3 : at + 3 + id_len]
+        (wlen,) = struct.unpack(">H", header[at + 3 + id_len : at + 5 + id_len])
+        wrapped = header[at + 5 + id_len : at + 5 + id_len + wlen]
+        entries.append((kind, rid, wrapped))
+        at += 5 + id_len + wlen
+    assert at + 7 == len(header)
+    return entries, header[at:]
+
+
+def header_v2(entries, prefix, count=None):
+    """A version-2 header (FORMAT.md §2.3) with `entries` [(kind, id, wrapped key)]; `count`
+    overrides the recipient count byte."""
+    body = b""
+    for kind, rid, wrapped in entries:
+        rid = rid if isinstance(rid, bytes) else rid.encode()
+        body += bytes([kind]) + struct.pack(">H", len(rid)) + rid + struct.pack(">H", len(wrapped)) + wrapped
+    n = len(entries) if count is None else count
+    return b"AZSBKENC" + bytes([2, n, 16, 0]) + body + prefix
+
+
+def version_2_vectors(add, kat, recovery_thumbprint):
+    """Version 2 (FORMAT.md §2.3): several recipients. Keys: rsa (the test key with its
+    certificate, entry 0 of the v2-cert+recovery files), recovery (the recovery key with its
+    certificate), recovery-bare (the recovery key alone: it tries every certificate entry)."""
+    cr = kat["v2-cert+recovery-len1.enc"]  # test certificate, recovery certificate; 17-byte chunk
+    kr = kat["v2-key+recovery-len1.enc"]  # legacy key, recovery certificate
+    d = cr["data"]
+    (e0, e1), prefix = parse_v2(cr["header"])
+    second = 12 + 5 + len(e0[1]) + len(e0[2])  # offset of the second entry (its kind byte)
+    fk, hl = cr["file_key"], len(cr["header"])
+
+    def resealed(header, plain=b"\x00"):
+        """`header` followed by one last chunk sealed under the vector's file key with the
+        header's own AAD: only the header can be what a reader refuses."""
+        return header + seal(fk, prefix, header, 0, True, plain)
+
+    # The recipient count and the entries.
+    add("v2-count-0", d[:9] + b"\x00" + d[10:], "header", "v2-cert+recovery-len1.enc with recipient count 0", key="rsa")
+    add("v2-count-17", d[:9] + b"\x11" + d[10:], "header", "v2-cert+recovery-len1.enc with recipient count 17 (max 16)", key="rsa")
+    third = d[hl - 7]
+    assert third not in (1, 2)
+    add("v2-count-3-for-2-entries", d[:9] + b"\x03" + d[10:], "header",
+        "v2-cert+recovery-len1.enc with recipient count 3: the nonce prefix's first byte (0x%02x) is read as a third entry's kind" % third, key="rsa")
+    add("v2-second-entry-kind-3", flip(d, second, 0x01 ^ 0x03), "header", "v2-cert+recovery-len1.enc with the second entry's kind 0x03", key="rsa")
+    add("v2-duplicate-id", resealed(header_v2([e0, (e1[0], e0[1], e1[2])], prefix)), "header",
+        "two entries with the test certificate's thumbprint (the second with the recovery certificate's wrap), chunk re-sealed", key="rsa")
+    add("v2-duplicate-id-other-case", resealed(header_v2([e0, (e1[0], e0[1].lower(), e1[2])], prefix)), "header",
+        "the second entry's id is the first's in lower case: ids compare ignoring ASCII case, chunk re-sealed", key="rsa")
+    add("v2-second-id-length-0", d[: second + 1] + b"\x00\x00" + d[second + 3 :], "header",
+        "v2-cert+recovery-len1.enc with the second entry's id length 0", key="rsa")
+    add("v2-truncated-in-second-entry", d[: second + 5 + 40 + 100], "truncated",
+        "v2-cert+recovery-len1.enc cut 100 bytes into the second entry's wrapped key", key="rsa")
+    add("v2-truncated-after-first-entry", d[:second], "truncated",
+        "v2-cert+recovery-len1.enc cut right after the first entry: the second entry's kind is missing", key="rsa")
+
+    # Which entry a key opens; the AAD covers every entry.
+    wrap1 = second + 5 + len(e1[1])  # offset of the second entry's wrapped key
+    flipped = flip(d, wrap1 + 100)
+    add("v2-second-wrap-flipped-read-with-first", flipped, "auth:0",
+        "v2-cert+recovery-len1.enc with a bit flipped in the second entry's wrapped key, read with the first entry's key: that entry unwraps, but the AAD (SHA-256 of the whole header) changed", key="rsa")
+    add("v2-second-wrap-flipped-read-with-second", flipped, "unwrap",
+        "the same file read with the recovery key and its certificate: its own entry no longer unwraps", key="recovery")
+    add("v2-second-wrap-flipped-bare-key", flipped, "unwrap",
+        "the same file read with the recovery key alone: it tries both certificate entries and neither opens", key="recovery-bare")
+    add("v2-entries-swapped", header_v2([e1, e0], prefix) + d[hl:], "auth:0",
+        "v2-cert+recovery-len1.enc with its two entries in the other order: each still unwraps, only the AAD catches it", key="rsa")
+    add("v2-no-entry-for-the-certificate", kr["data"], "wrong_key",
+        "v2-key+recovery-len1.enc (legacy key, recovery certificate) read with the test key and its certificate", key="rsa")
+    add("v2-no-entry-for-the-legacy-key", d, "wrong_key",
+        "v2-cert+recovery-len1.enc (two certificates) read with the legacy key", key="legacy")
+    add("v2-thumbprint-on-a-legacy-entry", resealed(header_v2([(2, e0[1], e0[2]), e1], prefix)), "wrong_key",
+        "the first entry's kind changed to 2 (legacy key) with the test certificate's thumbprint kept, chunk re-sealed: the key finds its id on an entry of the other kind", key="rsa")
+    legacy_only = kat["kind2-len1.enc"]
+    k2_entry = (2, legacy_only["header"][14:34], legacy_only["header"][36:100])
+    one = header_v2([k2_entry], legacy_only["prefix"])
+    one_file = one + seal(legacy_only["file_key"], legacy_only["prefix"], one, 0, True, b"\x00")
+    add("v2-bare-key-no-certificate-entry", one_file, "wrong_key",
+        "a version-2 file with one legacy-key entry read with the recovery key alone: there is no certificate entry to try", key="recovery-bare")
+    add("ok-v2-one-recipient", one_file, "ok",
+        "a version-2 header with a single (legacy key) entry, which writers never make but readers accept; plaintext 1 byte 0x00", key="legacy")
+    add("ok-v2-recovery-key", d, "ok",
+        "v2-cert+recovery-len1.enc read with the recovery key and its certificate (%s): it opens the second entry" % recovery_thumbprint, key="recovery")
+    add("ok-v2-recovery-key-bare", d, "ok",
+        "v2-cert+recovery-len1.enc read with the recovery key alone: the first entry does not open with it (OAEP), the second does", key="recovery-bare")
+
+
+def encrypted_vectors(out, kat, other_key, other_thumbprint, test_public_key, recovery_thumbprint):
     k2_1 = kat["kind2-len1.enc"]  # header 107 bytes (L = 20, W = 64), one 17-byte chunk
     k2_0 = kat["kind2-len0.enc"]
     k2_full = kat["kind2-len65536.enc"]  # one full last chunk
@@ -321,6 +416,8 @@ def encrypted_vectors(out, kat, other_key, other_thumbprint, test_public_key):
     # An edge that must be accepted.
     empty_last = seal(k2_two["file_key"], k2_two["prefix"], k2_two["header"], 1, True, b"")
     add("ok-empty-last-chunk", k2_two["header"] + c0 + empty_last, "ok", "a full chunk 0 then an empty final chunk (writers never do this; readers accept it): plaintext 65536 bytes, byte i = i mod 251")
+
+    version_2_vectors(add, kat, recovery_thumbprint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,6 +548,36 @@ def manifest_vectors(out):
     add("key-id-malformed.json",
         edit(lambda m: (m.pop("encryptionCertThumbprint"), m.update(encryptionKeyId="id:917a48d9310eddf4"))),
         "recipient", "encryptionKeyId without the key: prefix")
+
+    # Recovery certificates (version-2 headers): at most 15 distinct thumbprints besides the
+    # encryption certificate's (FORMAT.md §1).
+    recovery = "D2DB1880764AD95F0911022B14F68FBAE6B1EB2D"
+    other = "385BF29A57C766B9914061080D06F8C2D2CCAD5A"
+    add("ok-recovery-thumbprints.json", edit(lambda m: m.update(recoveryCertThumbprints=[recovery, other.lower()], compressionLevel=-131072)), "ok",
+        "a valid manifest with two recoveryCertThumbprints (the second in lower case) and compressionLevel -131072, the lowest zstd level")
+    add("ok-legacy-key-with-recovery.json", edit(lambda m: (m.pop("encryptionCertThumbprint"), m.update(encryptionKeyId="key:917a48d9310eddf4", recoveryCertThumbprints=[recovery], compressionLevel=22))), "ok",
+        "a valid manifest: a legacy key id, one recoveryCertThumbprints entry and compressionLevel 22, the highest")
+    add("recovery-thumbprint-not-hex.json", edit(lambda m: m.update(recoveryCertThumbprints=[recovery, "Z" * 40])), "recipient",
+        "a recoveryCertThumbprints entry of 40 characters that are not hex digits")
+    add("recovery-thumbprint-39-digits.json", edit(lambda m: m.update(recoveryCertThumbprints=[recovery[:39]])), "recipient",
+        "a recoveryCertThumbprints entry of 39 hex digits")
+    add("recovery-thumbprint-duplicate.json", edit(lambda m: m.update(recoveryCertThumbprints=[recovery, recovery.lower()])), "recipient",
+        "the same recovery thumbprint twice, in upper and lower case (thumbprints compare ignoring case)")
+    add("recovery-thumbprint-is-encryption-certificate.json", edit(lambda m: m.update(recoveryCertThumbprints=[m["encryptionCertThumbprint"].lower()])), "recipient",
+        "encryptionCertThumbprint again (in lower case) as a recovery thumbprint")
+    add("recovery-thumbprints-16.json", edit(lambda m: m.update(recoveryCertThumbprints=[hashlib.sha1(b"recovery %d" % i).hexdigest().upper() for i in range(16)])), "recipient",
+        "16 distinct recoveryCertThumbprints (max 15: a header holds at most 16 recipients)")
+    add("recovery-thumbprints-null.json", edit(lambda m: m.update(recoveryCertThumbprints=None)), "json",
+        "recoveryCertThumbprints null: an array when present, never null")
+    add("recovery-thumbprints-not-array.json", edit(lambda m: m.update(recoveryCertThumbprints=recovery)), "json",
+        "recoveryCertThumbprints a string instead of an array")
+
+    # The compression level (informational, but bounded).
+    add("compression-level-23.json", edit(lambda m: m.update(compressionLevel=23)), "compression_level", "compressionLevel 23 (zstd levels end at 22)")
+    add("compression-level-below-min.json", edit(lambda m: m.update(compressionLevel=-131073)), "compression_level", "compressionLevel -131073 (zstd levels start at -131072)")
+    add("compression-level-not-integer.json", edit(lambda m: m.update(compressionLevel=3.5)), "json", "compressionLevel 3.5")
+    add("compression-level-string.json", edit(lambda m: m.update(compressionLevel="3")), "json", "compressionLevel \"3\", a string")
+    add("compression-level-above-i32.json", edit(lambda m: m.update(compressionLevel=2 ** 31)), "json", "compressionLevel 2^31, not a 32-bit signed integer")
 
     def rename(name, file_name):
         def f(m):
@@ -686,14 +813,14 @@ def snapshot_vectors(out, test_public_key, test_thumbprint, other_key, other_thu
 
 
 def generate(root):
-    index, kat = load_kat()
+    index, index_v2, kat = load_kat()
     with open(os.path.join(VECTORS, index["rsa_certificate"]), "rb") as f:
         cert = x509.load_pem_x509_certificate(f.read())
     test_thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
     assert test_thumbprint == index["certificate_thumbprint"]
     other_key, other_thumbprint = other_rsa_key()
     out = Out(root)
-    encrypted_vectors(out, kat, other_key, other_thumbprint, cert.public_key())
+    encrypted_vectors(out, kat, other_key, other_thumbprint, cert.public_key(), index_v2["recovery_certificate_thumbprint"])
     manifest_vectors(out)
     snapshot_vectors(out, cert.public_key(), test_thumbprint, other_key, other_thumbprint)
     out.finish()
