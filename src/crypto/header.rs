@@ -5,7 +5,7 @@
 //! version 1 (one recipient):
 //! header = magic "AZSBKENC" | 0x01 | kind | log2(chunk) 0x10 | 0x00
 //!          | u16be id_len | id | u16be wrap_len | wrapped file key | nonce prefix (7 bytes)
-//! version 2 (1 to 16 recipients, docs/FORMAT.md §2.2):
+//! version 2 (1 to 16 recipients, docs/FORMAT.md §2.3):
 //! header = magic "AZSBKENC" | 0x02 | count | log2(chunk) 0x10 | 0x00
 //!          | count × (kind | u16be id_len | id | u16be wrap_len | wrapped file key)
 //!          | nonce prefix (7 bytes)

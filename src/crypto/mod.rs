@@ -4,7 +4,7 @@
 //! header  = magic "AZSBKENC" | version 0x01 | kind | log2(chunk) 0x10 | 0x00
 //!           | u16be id_len | id | u16be wrap_len | wrapped file key | nonce prefix (7 bytes)
 //!           (version 0x02: a count instead of the kind, then count × (kind | id | wrapped key),
-//!           for a file with recovery certificates; docs/FORMAT.md §2.2)
+//!           for a file with recovery certificates; docs/FORMAT.md §2.3)
 //! payload = chunk_0 .. chunk_n, each AES-256-GCM(file key, prefix | u32be i | last flag,
 //!           aad = SHA-256(header), plaintext_i) — STREAM (BE32), 64 KiB plaintext per chunk
 //! ```
