@@ -17,7 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+mod monitoring;
 mod recovery;
+use monitoring::apply_monitoring;
 pub use recovery::MAX_RECOVERY_CERTIFICATES;
 
 /// The changes asked for. `None` / empty = keep.
@@ -89,59 +91,8 @@ pub fn configure(
     let mut state = State::load(&paths.state)?;
     let old = loaded.settings.clone();
 
-    let ConfigureRequest {
-        path,
-        username,
-        password,
-        encryption_cert_path,
-        encryption_key,
-        frequency_hours,
-        retention_days,
-        sources,
-        remove_sources,
-        verify_target,
-        verify_after_write,
-        scheduler_enabled,
-        notify_url,
-        metrics_file,
-        compression_level,
-        recovery_cert_paths,
-        remove_recovery_certs,
-    } = req;
-    apply_monitoring(&mut loaded.settings, notify_url, metrics_file, &mut changed)?;
-    apply_simple_fields(
-        &mut loaded,
-        SimpleFields {
-            path,
-            username,
-            password,
-            frequency_hours,
-            retention_days,
-            verify_after_write,
-            compression_level,
-        },
-        &mut changed,
-    )?;
-    apply_encryption(
-        &mut loaded,
-        encryption_cert_path,
-        encryption_key,
-        &mut state,
-        now,
-        &mut changed,
-        &mut notes,
-    )?;
-    recovery::apply_recovery(
-        &mut loaded.settings,
-        recovery_cert_paths,
-        remove_recovery_certs,
-        now,
-        &mut changed,
-        &mut notes,
-    )?;
-    apply_sources(&mut loaded.settings, &remove_sources, sources, &mut changed)?;
-    loaded.settings.validate()?;
-    recovery::check_distinct(&loaded.settings)?;
+    let (verify_target, scheduler_enabled) =
+        apply_request(&mut loaded, req, &mut state, now, &mut changed, &mut notes)?;
     changed.dedup();
 
     check_target(
@@ -175,6 +126,66 @@ pub fn configure(
         changed,
         notes,
     })
+}
+
+/// Applies every change of `req` to `loaded` and validates the result; returns what is left to
+/// do afterwards: whether to probe the target, and the scheduler switch.
+fn apply_request(
+    loaded: &mut Loaded,
+    req: ConfigureRequest,
+    state: &mut State,
+    now: DateTime<Utc>,
+    changed: &mut Vec<&'static str>,
+    notes: &mut Vec<String>,
+) -> Result<(bool, Option<bool>)> {
+    let ConfigureRequest {
+        path,
+        username,
+        password,
+        encryption_cert_path,
+        encryption_key,
+        frequency_hours,
+        retention_days,
+        sources,
+        remove_sources,
+        verify_target,
+        verify_after_write,
+        scheduler_enabled,
+        notify_url,
+        metrics_file,
+        compression_level,
+        recovery_cert_paths,
+        remove_recovery_certs,
+    } = req;
+    apply_monitoring(&mut loaded.settings, notify_url, metrics_file, changed)?;
+    apply_simple_fields(
+        loaded,
+        SimpleFields {
+            path,
+            username,
+            password,
+            frequency_hours,
+            retention_days,
+            verify_after_write,
+            compression_level,
+        },
+        changed,
+    )?;
+    apply_encryption(
+        loaded,
+        encryption_cert_path,
+        encryption_key,
+        state,
+        now,
+        changed,
+        notes,
+    )?;
+    let recovery = (recovery_cert_paths, remove_recovery_certs);
+    recovery::apply_recovery(&mut loaded.settings, recovery, now, changed, notes)?;
+    apply_sources(&mut loaded.settings, &remove_sources, sources, changed)?;
+    loaded.settings.validate()?;
+    recovery::check_distinct(&loaded.settings)?;
+    Ok((verify_target, scheduler_enabled))
 }
 
 /// The settings at `paths`, or `None` when there are none yet.
@@ -391,46 +402,6 @@ fn apply_encryption(
             }
         }
         (None, None) => {}
-    }
-    Ok(())
-}
-
-/// Sets or removes (empty value) the notification URL and the metrics file. The metrics file's
-/// directory must exist; the file itself is written after the next run.
-fn apply_monitoring(
-    s: &mut Settings,
-    notify_url: Option<String>,
-    metrics_file: Option<PathBuf>,
-    changed: &mut Vec<&'static str>,
-) -> Result<()> {
-    if let Some(u) = notify_url {
-        let u = Some(u).filter(|u| !u.is_empty());
-        if u != s.notify_url {
-            s.notify_url = u;
-            changed.push("notifyUrl");
-        }
-    }
-    if let Some(m) = metrics_file {
-        let m = if m.as_os_str().is_empty() {
-            None
-        } else {
-            let m = absolute(&m)?;
-            let dir = m.parent().unwrap_or(Path::new("/"));
-            if m.file_name().is_none() || m.is_dir() || !dir.is_dir() {
-                return Err(Error::invalid(
-                    "metrics-file",
-                    format!(
-                        "{} must name a file in an existing directory (e.g. /var/lib/node_exporter/textfile_collector/azs-backup.prom); '' removes it",
-                        m.display()
-                    ),
-                ));
-            }
-            Some(m)
-        };
-        if m != s.metrics_file {
-            s.metrics_file = m;
-            changed.push("metricsFile");
-        }
     }
     Ok(())
 }

@@ -17,8 +17,7 @@ pub const MAX_RECOVERY_CERTIFICATES: usize = MAX_RECIPIENTS - 1;
 /// adding one already configured changes nothing.
 pub(super) fn apply_recovery(
     s: &mut Settings,
-    add: Vec<PathBuf>,
-    remove: Vec<String>,
+    (add, remove): (Vec<PathBuf>, Vec<String>),
     now: DateTime<Utc>,
     changed: &mut Vec<&'static str>,
     notes: &mut Vec<String>,
