@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// At most this many changed files are named in a manifest (the count is always exact).
 pub const MAX_CHANGED_LISTED: usize = 100;
@@ -30,17 +29,9 @@ pub struct PackStats {
 
 /// Packs the contents of `dir` into `out` as tar + zstd at `level`. `progress` is called with
 /// the number of content bytes read so far after each file.
-///
-/// Three threads (and zstd's workers) share the work, each handing the next blocks on through
-/// a bounded queue: a reader walks the source, reads the files and builds the tar stream; a
-/// compressing thread feeds it to zstd (which hands whole jobs to its workers); the calling
-/// thread writes the compressed stream to `out` (in a backup: encryption, hashing and the
-/// target's writes). On a failure every stage stops at its next block: a failed write of `out`
-/// is returned first, then a failure of zstd, then one of the reader (a source that could not
-/// be read). The zstd frame is finished only once the reader got to the end of the source.
 pub fn pack<W: Write>(
     dir: &Path,
-    mut out: W,
+    out: W,
     level: i32,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(W, PackStats)> {
@@ -51,69 +42,6 @@ pub fn pack<W: Write>(
             io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
-    let (tar_tx, tar_rx) = sync_channel::<Msg>(QUEUE_BLOCKS);
-    let (tar_recycle_tx, tar_recycle_rx) = channel::<Vec<u8>>();
-    let (out_tx, out_rx) = sync_channel::<Msg>(OUT_QUEUE_BLOCKS);
-    let (out_recycle_tx, out_recycle_rx) = channel::<Vec<u8>>();
-    let compressed = BlockWriter::new(out_tx.clone(), out_recycle_rx, OUT_BLOCK);
-    let enc = encoder(compressed, level)?;
-    let (stats, compressing, write_error, ended) = std::thread::scope(|scope| -> Result<_> {
-        let reader = std::thread::Builder::new()
-            .name("backup-read".into())
-            .spawn_scoped(scope, move || read_source(dir, tar_tx, tar_recycle_rx))
-            .map_err(|e| Error::io("starting the reading thread".to_string(), e))?;
-        let compressor = std::thread::Builder::new()
-            .name("backup-compress".into())
-            .spawn_scoped(scope, move || {
-                compress(dir, enc, tar_rx, tar_recycle_tx, out_tx)
-            })
-            .map_err(|e| Error::io("starting the compressing thread".to_string(), e))?;
-        let mut write_error = None;
-        let mut ended = false;
-        for msg in out_rx.iter() {
-            match msg {
-                Msg::Block(block) => {
-                    if let Err(e) = out.write_all(&block) {
-                        write_error = Some(e);
-                        break;
-                    }
-                    let _ = out_recycle_tx.send(block);
-                }
-                Msg::Progress(n) => progress(n),
-                Msg::End => ended = true,
-            }
-        }
-        // Hanging up stops the compressing thread at its next block if this side failed, and
-        // that stops the reader.
-        drop(out_rx);
-        let compressing = join(compressor);
-        let stats = join(reader);
-        Ok((stats, compressing, write_error, ended))
-    })?;
-    if let Some(e) = write_error {
-        return Err(Error::io(format!("archiving {}", dir.display()), e));
-    }
-    compressing?;
-    let stats = stats?;
-    if !ended {
-        return Err(Error::io(
-            format!("archiving {}", dir.display()),
-            io::Error::other("the compressing thread stopped before the end"),
-        ));
-    }
-    Ok((out, stats))
-}
-
-/// Joins a thread of [`pack`], passing a panic on.
-fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    match handle.join() {
-        Ok(r) => r,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
-/// A zstd encoder at `level`, multithreaded, with bounded jobs and window.
-fn encoder<W: Write>(out: W, level: i32) -> Result<zstd::Encoder<'static, W>> {
     let mut enc =
         zstd::Encoder::new(out, level).map_err(|e| Error::io("starting zstd".to_string(), e))?;
     // Compress on up to ZSTD_MAX_WORKERS cores. Each worker holds its own window and buffers
@@ -131,105 +59,87 @@ fn encoder<W: Write>(out: W, level: i32) -> Result<zstd::Encoder<'static, W>> {
         let _ = enc.set_parameter(CParameter::WindowLog(ZSTD_MAX_WINDOW_LOG));
     }
     let _ = enc.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE));
-    Ok(enc)
-}
-
-/// The reading thread: walks `dir` and queues the tar stream in blocks of [`BLOCK`] bytes,
-/// then [`Msg::End`] once the whole source is in it.
-fn read_source(dir: &Path, tx: SyncSender<Msg>, recycle: Receiver<Vec<u8>>) -> Result<PackStats> {
-    let mut out = BlockWriter::new(tx.clone(), recycle, BLOCK);
-    let mut builder = tar::Builder::new(&mut out);
-    builder.follow_symlinks(false);
-    builder.sparse(false);
-    let mut stats = PackStats::default();
-    let mut on_file = |bytes: u64| {
-        let _ = tx.send(Msg::Progress(bytes));
-    };
-    walk(&mut builder, dir, Path::new(""), &mut stats, &mut on_file)?;
-    let finishing = |e| Error::io("finishing tar stream".to_string(), e);
-    builder.finish().map_err(finishing)?;
-    drop(builder);
-    out.send().map_err(finishing)?;
-    tx.send(Msg::End).map_err(|_| finishing(stopped()))?;
-    Ok(stats)
-}
-
-/// The compressing thread: feeds the tar blocks to zstd, whose output goes on in blocks (with
-/// the progress reports between them); finishes the frame at [`Msg::End`]. Without it (the
-/// reader failed) the frame is left unfinished.
-fn compress(
-    dir: &Path,
-    mut enc: zstd::Encoder<'static, BlockWriter>,
-    rx: Receiver<Msg>,
-    recycle: Sender<Vec<u8>>,
-    tx: SyncSender<Msg>,
-) -> Result<()> {
-    let archiving = |e| Error::io(format!("archiving {}", dir.display()), e);
-    for msg in rx.iter() {
-        match msg {
-            Msg::Block(block) => {
-                enc.write_all(&block).map_err(archiving)?;
-                let _ = recycle.send(block);
-            }
-            Msg::Progress(n) => tx
-                .send(Msg::Progress(n))
-                .map_err(|_| archiving(stopped()))?,
-            Msg::End => {
-                let finishing = |e| Error::io("finishing zstd stream".to_string(), e);
-                let mut rest = enc.finish().map_err(finishing)?;
-                rest.send().map_err(finishing)?;
-                tx.send(Msg::End).map_err(|_| finishing(stopped()))?;
-                return Ok(());
+    // Two threads (and zstd's workers): a reader walks the source, reads the files and builds
+    // the tar stream in blocks; this thread compresses them (handing whole jobs to the workers)
+    // and writes the output on (encryption, hashing and the target's writes happen there).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(QUEUE_BLOCKS);
+    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (stats, write_error) = std::thread::scope(|scope| -> Result<_> {
+        let reader = std::thread::Builder::new()
+            .name("backup-read".into())
+            .spawn_scoped(scope, move || -> Result<PackStats> {
+                let mut out = BlockWriter {
+                    tx: &tx,
+                    recycle: recycle_rx,
+                    block: Vec::new(),
+                };
+                let mut builder = tar::Builder::new(&mut out);
+                builder.follow_symlinks(false);
+                builder.sparse(false);
+                let mut stats = PackStats::default();
+                let mut on_file = |bytes: u64| {
+                    let _ = tx.send(Msg::Progress(bytes));
+                };
+                walk(&mut builder, dir, Path::new(""), &mut stats, &mut on_file)?;
+                let finishing = |e| Error::io("finishing tar stream".to_string(), e);
+                builder.finish().map_err(finishing)?;
+                drop(builder);
+                out.send().map_err(finishing)?;
+                Ok(stats)
+            })
+            .map_err(|e| Error::io("starting the reading thread".to_string(), e))?;
+        let mut write_error = None;
+        for msg in rx.iter() {
+            match msg {
+                Msg::Block(block) => {
+                    if let Err(e) = enc.write_all(&block) {
+                        write_error = Some(e);
+                        break;
+                    }
+                    let _ = recycle_tx.send(block);
+                }
+                Msg::Progress(n) => progress(n),
             }
         }
+        // Hanging up stops the reader at its next block if this side failed.
+        drop(rx);
+        let stats = match reader.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        Ok((stats, write_error))
+    })?;
+    if let Some(e) = write_error {
+        return Err(Error::io(format!("archiving {}", dir.display()), e));
     }
-    Ok(())
-}
-
-fn stopped() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "the next stage of the backup stopped",
-    )
+    let stats = stats?;
+    let out = enc
+        .finish()
+        .map_err(|e| Error::io("finishing zstd stream".to_string(), e))?;
+    Ok((out, stats))
 }
 
 /// Bytes of tar stream per block handed from the reading thread to the compressing one.
 const BLOCK: usize = 1 << 20;
 /// Blocks queued between them.
 const QUEUE_BLOCKS: usize = 4;
-/// Bytes of compressed stream per block handed from the compressing thread to the writing one.
-const OUT_BLOCK: usize = 256 << 10;
-/// Blocks queued between them.
-const OUT_QUEUE_BLOCKS: usize = 4;
 
 enum Msg {
-    /// The next bytes of the stream.
+    /// The next bytes of the tar stream.
     Block(Vec<u8>),
     /// Content bytes read so far (after each file).
     Progress(u64),
-    /// The stream is complete.
-    End,
 }
 
-/// Collects a stream into blocks of `size` bytes and queues them; fails once the next stage
-/// has hung up.
-struct BlockWriter {
-    tx: SyncSender<Msg>,
-    recycle: Receiver<Vec<u8>>,
+/// Collects the tar stream into blocks of [`BLOCK`] bytes and queues them; fails once the
+/// compressing side has hung up.
+struct BlockWriter<'a> {
+    tx: &'a std::sync::mpsc::SyncSender<Msg>,
+    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
     block: Vec<u8>,
-    size: usize,
 }
 
-impl BlockWriter {
-    fn new(tx: SyncSender<Msg>, recycle: Receiver<Vec<u8>>, size: usize) -> Self {
-        BlockWriter {
-            tx,
-            recycle,
-            block: Vec::new(),
-            size,
-        }
-    }
-
+impl BlockWriter<'_> {
     fn send(&mut self) -> io::Result<()> {
         if self.block.is_empty() {
             return Ok(());
@@ -239,21 +149,23 @@ impl BlockWriter {
                 b.clear();
                 b
             }
-            Err(_) => Vec::with_capacity(self.size),
+            Err(_) => Vec::with_capacity(BLOCK),
         };
         let full = std::mem::replace(&mut self.block, next);
-        self.tx.send(Msg::Block(full)).map_err(|_| stopped())
+        self.tx
+            .send(Msg::Block(full))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressing side stopped"))
     }
 }
 
-impl Write for BlockWriter {
+impl Write for BlockWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.block.capacity() == 0 {
-            self.block.reserve_exact(self.size);
+            self.block.reserve_exact(BLOCK);
         }
-        let n = buf.len().min(self.size - self.block.len());
+        let n = buf.len().min(BLOCK - self.block.len());
         self.block.extend_from_slice(&buf[..n]);
-        if self.block.len() == self.size {
+        if self.block.len() == BLOCK {
             self.send()?;
         }
         Ok(n)
