@@ -195,13 +195,18 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// is only read through (every entry decoded and checked as if it were restored), which is
 /// what `verify --key` does.
 ///
-/// Three threads share the work, when restoring and when verifying, as the stages of
-/// `age -d | zstd -d | tar -x` do: the calling thread reads `input` (decryption and hashing
-/// happen in that reader, and so every read of the target stays on the calling thread), a
-/// second thread decompresses, and a third parses the tar stream, checks every entry and (when
-/// restoring) writes the files. They pass blocks of [`BLOCK`] bytes through queues of
-/// [`QUEUE_BLOCKS`]. An error of a stage is queued in the stream where it occurred, for the
-/// next stage to meet there. Only what the tar parser reads is ever unpacked: read-ahead past
+/// Two threads share the work, passing blocks of [`BLOCK`] bytes through a queue of
+/// [`QUEUE_BLOCKS`]. The calling thread reads `input` (decryption and hashing happen in that
+/// reader, so every read of the target stays on the calling thread); where decompression
+/// runs depends on what the other thread has to do, so that the two halves weigh about the
+/// same (docs/BENCHMARKS.md):
+/// - restoring: the calling thread also decompresses; the other parses the tar stream, checks
+///   every entry and writes the files;
+/// - verifying: the other thread decompresses and parses (parsing alone is about 1 % of the
+///   work, hashing and decryption about half of it).
+///
+/// An error of the calling thread's side is queued in the stream where it occurred, for the
+/// other side to meet there. Only what the tar parser reads is ever unpacked: read-ahead past
 /// the end of the archive is dropped, and errors there are not reported (as when one thread
 /// stopped reading at the end marker); the callers read `input` to its end afterwards.
 pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> Result<UnpackStats> {
@@ -212,31 +217,40 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
         ),
         None => None,
     };
-    let (plain_tx, plain_rx) = std::sync::mpsc::sync_channel(QUEUE_BLOCKS);
-    let (plain_recycle_tx, plain_recycle_rx) = std::sync::mpsc::channel();
-    let dec = zstd::Decoder::with_buffer(BlockReader::new(plain_rx, plain_recycle_tx))
-        .map_err(|e| Error::from_data_io("reading archive", e))?;
+    let zstd_err = |e| Error::from_data_io("reading archive", e);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_BLOCKS);
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
+        let blocks = BlockReader::new(rx, recycle_tx);
         let opts = *opts;
+        let restoring = root.is_some();
         let extractor = std::thread::Builder::new()
             .name("unpack-extract".into())
             .spawn_scoped(scope, move || {
-                extract(BlockReader::new(rx, recycle_tx), root, &opts)
+                if restoring {
+                    extract(blocks, root, &opts)
+                } else {
+                    // zstd reads the queued blocks in place.
+                    extract(
+                        zstd::Decoder::with_buffer(blocks).map_err(zstd_err)?,
+                        None,
+                        &opts,
+                    )
+                }
             })
             .map_err(|e| Error::io("starting the unpacking thread".to_string(), e))?;
-        let decoder = std::thread::Builder::new()
-            .name("unpack-decompress".into())
-            .spawn_scoped(scope, move || decode_blocks(dec, &tx, &recycle_rx))
-            .map_err(|e| Error::io("starting the decompressing thread".to_string(), e))?;
-        decode_blocks(input, &plain_tx, &plain_recycle_rx);
-        drop(plain_tx);
-        let decoded = decoder.join();
-        let extracted = extractor.join();
-        match (decoded, extracted) {
-            (Ok(()), Ok(r)) => r,
-            (Err(panic), _) | (_, Err(panic)) => std::panic::resume_unwind(panic),
+        if restoring {
+            match zstd::Decoder::new(input) {
+                Ok(dec) => decode_blocks(dec, &tx, &recycle_rx),
+                Err(e) => drop(tx.send(Err(e))),
+            }
+        } else {
+            decode_blocks(input, &tx, &recycle_rx);
+        }
+        drop(tx);
+        match extractor.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     })
 }
