@@ -77,10 +77,18 @@ pub fn pack<W: Write>(
                 builder.follow_symlinks(false);
                 builder.sparse(false);
                 let mut stats = PackStats::default();
+                // One report per PROGRESS_BYTES read or PROGRESS_INTERVAL, not one per file:
+                // with many small files a message (and a wake-up of the compressing thread)
+                // per file cost more than the files' contents.
+                let mut last = (0u64, std::time::Instant::now());
                 let mut on_file = |bytes: u64| {
-                    let _ = tx.send(Msg::Progress(bytes));
+                    if bytes - last.0 >= PROGRESS_BYTES || last.1.elapsed() >= PROGRESS_INTERVAL {
+                        last = (bytes, std::time::Instant::now());
+                        let _ = tx.send(Msg::Progress(bytes));
+                    }
                 };
                 walk(&mut builder, dir, Path::new(""), &mut stats, &mut on_file)?;
+                let _ = tx.send(Msg::Progress(stats.bytes));
                 let finishing = |e| Error::io("finishing tar stream".to_string(), e);
                 builder.finish().map_err(finishing)?;
                 drop(builder);
@@ -123,6 +131,10 @@ pub fn pack<W: Write>(
 const BLOCK: usize = 1 << 20;
 /// Blocks queued between them.
 const QUEUE_BLOCKS: usize = 4;
+/// Progress is reported after a file once this many more bytes were read...
+const PROGRESS_BYTES: u64 = 1 << 20;
+/// ... or this long after the last report.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 enum Msg {
     /// The next bytes of the tar stream.
