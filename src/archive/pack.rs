@@ -209,34 +209,42 @@ fn walk<W: Write>(
         }
         Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
     };
+    // With the type the listing gives (no system call where the file system records it).
     let mut names: Vec<_> = rd
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
         .into_iter()
-        .map(|e| e.file_name())
+        .map(|e| (e.file_name(), e.file_type().ok()))
         .collect();
-    names.sort();
-    for name in names {
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, listed) in names {
         let rel_path = rel.join(&name);
         let full = root.join(&rel_path);
-        let m = match fs::symlink_metadata(&full) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                vanished(stats, &full);
-                continue;
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", full.display()), e)),
+        // A regular file when listed is not stat'ed by path: `append_file` opens it (never
+        // following a symlink) and takes everything from the open file.
+        let (m, ft) = match listed {
+            Some(t) if t.is_file() => (None, t),
+            _ => match fs::symlink_metadata(&full) {
+                Ok(m) => {
+                    let t = m.file_type();
+                    (Some(m), t)
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    vanished(stats, &full);
+                    continue;
+                }
+                Err(e) => return Err(Error::io(format!("reading {}", full.display()), e)),
+            },
         };
-        let ft = m.file_type();
         let appended = if ft.is_file() {
             append_file(b, &full, &rel_path, stats)
-        } else if ft.is_dir() {
-            let mut h = header_for(&m, tar::EntryType::Directory);
+        } else if let (true, Some(m)) = (ft.is_dir(), &m) {
+            let mut h = header_for(m, tar::EntryType::Directory);
             b.append_data(&mut h, &rel_path, io::empty()).map(|_| true)
-        } else if ft.is_symlink() {
+        } else if let (true, Some(m)) = (ft.is_symlink(), &m) {
             match fs::read_link(&full) {
                 Ok(target) => {
-                    let mut h = header_for(&m, tar::EntryType::Symlink);
+                    let mut h = header_for(m, tar::EntryType::Symlink);
                     b.append_link(&mut h, &rel_path, target).map(|_| true)
                 }
                 Err(e) => Err(e),
