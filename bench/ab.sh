@@ -16,7 +16,9 @@
 #
 # Environment: LEVELS (default "1 3"), CURVE=1 also measures the level curve (one azs-backup
 # backup per level in CURVE_LEVELS, default "1 2 3 4 5 6 7 9 12"), AZS_BIN (default
-# target/release/azs-backup).
+# target/release/azs-backup), AZS_BIN_BASE (a second azs-backup binary, e.g. built from an
+# earlier commit: each case then also runs it, alternating A B A' ..., and the table gives
+# its rows and ratios too).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DATA=$(cd "${1:?DATA}" && pwd)
@@ -24,6 +26,7 @@ WORK=${2:?WORK}
 ROUNDS=${3:-5}
 LEVELS=${LEVELS:-1 3}
 BIN=${AZS_BIN:-$REPO/target/release/azs-backup}
+BASE=${AZS_BIN_BASE:-}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 T=$WORK/t
@@ -69,7 +72,7 @@ ratio() { # ratio A B: median(A) / median(B), wall and CPU
         "$(echo "$(col "$1" 2 | median) / $(col "$2" 2 | median)" | bc -l)"
 }
 
-backup_azs() { rm -rf "$T/out"; mkdir -p "$T/out"; run "$1" "$BIN" --config "$WORK/cfg/settings.toml" start-backup --json; }
+backup_azs() { rm -rf "$T/out"; mkdir -p "$T/out"; run "$1" "${2:-$BIN}" --config "$WORK/cfg/settings.toml" start-backup --json; }
 backup_ref() {
     rm -f "$T/ref.age"
     run "$1" bash -c "tar -C '$DATA' -cf - . | zstd -$2 -T2 -q | age -r $RECIPIENT > '$T/ref.age'"
@@ -85,12 +88,15 @@ RATIOS=()
 for L in $LEVELS; do
     azs configure --compression-level "$L" --no-verify >/dev/null
     for _ in $(seq "$ROUNDS"); do
-        backup_azs "azs-backup-$L"
+        [ -z "$BASE" ] || backup_azs "base-backup-$L" "$BASE"
         backup_ref "ref-backup-$L" "$L"
+        backup_azs "azs-backup-$L"
     done
     row "azs-backup start-backup, level $L" "azs-backup-$L" >>"$WORK/table.md"
+    [ -z "$BASE" ] || row "base azs-backup start-backup, level $L" "base-backup-$L" >>"$WORK/table.md"
     row "tar \| zstd -$L -T2 \| age" "ref-backup-$L" >>"$WORK/table.md"
     RATIOS+=("backup level $L: $(ratio "azs-backup-$L" "ref-backup-$L")")
+    [ -z "$BASE" ] || RATIOS+=("base backup level $L: $(ratio "base-backup-$L" "ref-backup-$L"); this ÷ base: $(ratio "azs-backup-$L" "base-backup-$L")")
 done
 # Restores and verifies of the last level's outputs.
 ID=$(azs list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backups"][0]["backupId"])')
@@ -101,19 +107,30 @@ for _ in $(seq "$ROUNDS"); do
     mkdir -p "$T/r"
     run ref-restore bash -c "age -d -i '$WORK/age.key' '$T/ref.age' | zstd -d -q | tar -C '$T/r' -xf -"
     rm -rf "$T/r"
+    if [ -n "$BASE" ]; then
+        run base-restore "$BASE" --config "$WORK/cfg/settings.toml" restore "$ID" --key "$PEM" --to "$T/r"
+        rm -rf "$T/r"
+        run base-verify "$BASE" --config "$WORK/cfg/settings.toml" verify "$ID" --key "$PEM"
+    fi
     run azs-verify "$BIN" --config "$WORK/cfg/settings.toml" verify "$ID" --key "$PEM"
     run ref-verify bash -c "age -d -i '$WORK/age.key' '$T/ref.age' | zstd -d -q | tar -tf - >/dev/null"
 done
 {
     row "azs-backup restore --key" azs-restore
+    [ -z "$BASE" ] || row "base azs-backup restore --key" base-restore
     row "age -d \| zstd -d \| tar -x" ref-restore
     row "azs-backup verify --key" azs-verify
+    [ -z "$BASE" ] || row "base azs-backup verify --key" base-verify
     row "age -d \| zstd -d \| tar -t" ref-verify
     echo
     echo "Ratios (azs-backup ÷ reference, medians):"
     for r in "${RATIOS[@]}"; do echo "- $r"; done
     echo "- restore: $(ratio azs-restore ref-restore)"
     echo "- verify --key: $(ratio azs-verify ref-verify)"
+    if [ -n "$BASE" ]; then
+        echo "- base restore: $(ratio base-restore ref-restore); this ÷ base: $(ratio azs-restore base-restore)"
+        echo "- base verify --key: $(ratio base-verify ref-verify); this ÷ base: $(ratio azs-verify base-verify)"
+    fi
 } >>"$WORK/table.md"
 
 if [ "${CURVE:-0}" = 1 ]; then

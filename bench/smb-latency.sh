@@ -11,6 +11,9 @@
 #   AZS_BENCH_RUNS      runs of each case, alternating A B A B (default 3); medians are reported
 #   AZS_BENCH_DELAY_MS  one-way latency of the proxy (default 10)
 #   AZS_BENCH_LEVEL     zstd level of the backups (default: the tool's default)
+#   AZS_BIN             the azs-backup binary (default: target/release/azs-backup, built first)
+#   AZS_BIN_BASE        a second binary (e.g. built from an earlier commit): case A0, the same
+#                       upload with it, alternating with A, for an A/B comparison in one run
 #
 # Cases, alternating:
 #   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
@@ -63,9 +66,12 @@ if [ ! -s "$DATA.done" ]; then
     python3 "$GEN" "$DATA" "$SEED" >"$DATA.done"
 fi
 
-log "building: cargo build --release"
-(cd "$REPO" && cargo build --release -q)
-BIN=$REPO/target/release/azs-backup
+if [ -z "${AZS_BIN:-}" ]; then
+    log "building: cargo build --release"
+    (cd "$REPO" && cargo build --release -q)
+fi
+BIN=${AZS_BIN:-$REPO/target/release/azs-backup}
+BASE=${AZS_BIN_BASE:-}
 azs() { env HOME="$HOME_DIR" "$BIN" "$@"; }
 
 bash "$REPO/scripts/samba-server.sh" start "$SMB" >&2
@@ -102,6 +108,11 @@ for i in $(seq "$RUNS"); do
     log "run $i: A (azs-backup over the proxy)"
     rm -rf "$SMB/share/backups/lat/MASBackup"
     /usr/bin/time -f '%e %U %S %M' -o "$T/A.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" start-backup -q
+    if [ -n "$BASE" ]; then
+        log "run $i: A0 (the base binary over the proxy)"
+        rm -rf "$SMB/share/backups/lat/MASBackup"
+        /usr/bin/time -f '%e %U %S %M' -o "$T/A0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" start-backup -q
+    fi
     ARCHIVE=$(last_archive)
     BYTES=$(stat -c %s "$ARCHIVE")
     cp "$ARCHIVE" "$WORK/archive.bin"
@@ -126,7 +137,12 @@ rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
     echo "| --- | --- | --- | --- |"
     echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') |"
     echo "| A: azs-backup to the share through the proxy | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    if [ -n "$BASE" ]; then
+        A0=$(col A0 1)
+        echo "| A0: the base binary ($BASE) to the share through the proxy | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    fi
     echo "| B: smbclient put of the same bytes through the proxy | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
     echo
     awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
+    [ -z "$BASE" ] || awk -v a="$A0" -v b="$B" 'BEGIN {printf "A0 rate / B rate = %.2f\n", b / a}'
 } | tee "$WORK/results.md"

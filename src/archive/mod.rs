@@ -26,5 +26,8 @@ pub const ZSTD_MAX_WORKERS: u32 = 4;
 /// 4 to 8 MiB per job in flight).
 pub const ZSTD_MAX_WINDOW_LOG: u32 = 21;
 /// Bytes of input per zstd job (zstd's default is 4 windows, 8 MiB at level 3; smaller jobs
-/// keep the buffers of the jobs in flight small).
-pub const ZSTD_JOB_SIZE: u32 = 2 << 20;
+/// keep the buffers of the jobs in flight small: with 2 workers zstd keeps up to 8 jobs' output
+/// buffers and an input buffer of about 4 jobs). 1 MiB instead of 2 took about 10 MiB off a
+/// backup's peak RSS; the zstd CLI's output with `-B1048576` instead of `-B2097152` grew by
+/// 0.009 % at level 1 and 0.005 % at level 3 on the standard data set.
+pub const ZSTD_JOB_SIZE: u32 = 1 << 20;

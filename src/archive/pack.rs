@@ -77,10 +77,18 @@ pub fn pack<W: Write>(
                 builder.follow_symlinks(false);
                 builder.sparse(false);
                 let mut stats = PackStats::default();
+                // One report per PROGRESS_BYTES read or PROGRESS_INTERVAL, not one per file:
+                // with many small files a message (and a wake-up of the compressing thread)
+                // per file cost more than the files' contents.
+                let mut last = (0u64, std::time::Instant::now());
                 let mut on_file = |bytes: u64| {
-                    let _ = tx.send(Msg::Progress(bytes));
+                    if bytes - last.0 >= PROGRESS_BYTES || last.1.elapsed() >= PROGRESS_INTERVAL {
+                        last = (bytes, std::time::Instant::now());
+                        let _ = tx.send(Msg::Progress(bytes));
+                    }
                 };
                 walk(&mut builder, dir, Path::new(""), &mut stats, &mut on_file)?;
+                let _ = tx.send(Msg::Progress(stats.bytes));
                 let finishing = |e| Error::io("finishing tar stream".to_string(), e);
                 builder.finish().map_err(finishing)?;
                 drop(builder);
@@ -123,6 +131,10 @@ pub fn pack<W: Write>(
 const BLOCK: usize = 1 << 20;
 /// Blocks queued between them.
 const QUEUE_BLOCKS: usize = 4;
+/// Progress is reported after a file once this many more bytes were read...
+const PROGRESS_BYTES: u64 = 1 << 20;
+/// ... or this long after the last report.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 enum Msg {
     /// The next bytes of the tar stream.
@@ -197,34 +209,42 @@ fn walk<W: Write>(
         }
         Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
     };
+    // With the type the listing gives (no system call where the file system records it).
     let mut names: Vec<_> = rd
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
         .into_iter()
-        .map(|e| e.file_name())
+        .map(|e| (e.file_name(), e.file_type().ok()))
         .collect();
-    names.sort();
-    for name in names {
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, listed) in names {
         let rel_path = rel.join(&name);
         let full = root.join(&rel_path);
-        let m = match fs::symlink_metadata(&full) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                vanished(stats, &full);
-                continue;
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", full.display()), e)),
+        // A regular file when listed is not stat'ed by path: `append_file` opens it (never
+        // following a symlink) and takes everything from the open file.
+        let (m, ft) = match listed {
+            Some(t) if t.is_file() => (None, t),
+            _ => match fs::symlink_metadata(&full) {
+                Ok(m) => {
+                    let t = m.file_type();
+                    (Some(m), t)
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    vanished(stats, &full);
+                    continue;
+                }
+                Err(e) => return Err(Error::io(format!("reading {}", full.display()), e)),
+            },
         };
-        let ft = m.file_type();
         let appended = if ft.is_file() {
             append_file(b, &full, &rel_path, stats)
-        } else if ft.is_dir() {
-            let mut h = header_for(&m, tar::EntryType::Directory);
+        } else if let (true, Some(m)) = (ft.is_dir(), &m) {
+            let mut h = header_for(m, tar::EntryType::Directory);
             b.append_data(&mut h, &rel_path, io::empty()).map(|_| true)
-        } else if ft.is_symlink() {
+        } else if let (true, Some(m)) = (ft.is_symlink(), &m) {
             match fs::read_link(&full) {
                 Ok(target) => {
-                    let mut h = header_for(&m, tar::EntryType::Symlink);
+                    let mut h = header_for(m, tar::EntryType::Symlink);
                     b.append_link(&mut h, &rel_path, target).map(|_| true)
                 }
                 Err(e) => Err(e),

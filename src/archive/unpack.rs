@@ -5,7 +5,7 @@ use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// How to unpack.
@@ -183,11 +183,10 @@ fn std_perms(mode: u32) -> std::fs::Permissions {
     std::fs::Permissions::from_mode(mode)
 }
 
-/// Bytes of decompressed tar stream handed from the decoding thread to the extracting one at a
-/// time when restoring.
-const BLOCK: usize = 1 << 20;
-/// Blocks queued between the two threads (the read-ahead, and the memory it costs, is bounded
-/// by `(QUEUE_BLOCKS + 2) * BLOCK`).
+/// Bytes handed from one stage of [`unpack`] to the next at a time.
+const BLOCK: usize = 256 << 10;
+/// Blocks queued between two stages (the read-ahead, and the memory it costs, is bounded by
+/// `(QUEUE_BLOCKS + 2) * BLOCK` per queue).
 const QUEUE_BLOCKS: usize = 4;
 /// Size of the buffer file contents are written from.
 const WRITE_BUFFER: usize = 1 << 20;
@@ -196,39 +195,58 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// is only read through (every entry decoded and checked as if it were restored), which is
 /// what `verify --key` does.
 ///
-/// When restoring, two threads share the work: the calling thread reads `input` (decryption
-/// and hashing happen in that reader) and decompresses it, and a second thread parses the tar
-/// stream, checks every entry and writes the files. They pass blocks of [`BLOCK`] bytes
-/// through a queue of [`QUEUE_BLOCKS`]. Only what the tar parser reads is ever unpacked:
-/// read-ahead past the end of the archive is dropped, and errors there are not reported (as
-/// when one thread stopped reading at the end marker).
+/// Two threads share the work, passing blocks of [`BLOCK`] bytes through a queue of
+/// [`QUEUE_BLOCKS`]. The calling thread reads `input` (decryption and hashing happen in that
+/// reader, so every read of the target stays on the calling thread); where decompression
+/// runs depends on what the other thread has to do, so that the two halves weigh about the
+/// same (docs/BENCHMARKS.md):
+/// - restoring: the calling thread also decompresses; the other parses the tar stream, checks
+///   every entry and writes the files;
+/// - verifying: the other thread decompresses and parses (parsing alone is about 1 % of the
+///   work, hashing and decryption about half of it).
+///
+/// An error of the calling thread's side is queued in the stream where it occurred, for the
+/// other side to meet there. Only what the tar parser reads is ever unpacked: read-ahead past
+/// the end of the archive is dropped, and errors there are not reported (as when one thread
+/// stopped reading at the end marker); the callers read `input` to its end afterwards.
 pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> Result<UnpackStats> {
-    let dec = zstd::Decoder::new(input).map_err(|e| Error::from_data_io("reading archive", e))?;
-    let Some(d) = dest else {
-        // Verifying only: parsing the tar stream is cheap next to decrypting and decompressing.
-        return extract(dec, None, opts);
+    let root = match dest {
+        Some(d) => Some(
+            Dir::open_ambient_dir(d, cap_std::ambient_authority())
+                .map_err(|e| Error::io(format!("opening {}", d.display()), e))?,
+        ),
+        None => None,
     };
-    let root = Dir::open_ambient_dir(d, cap_std::ambient_authority())
-        .map_err(|e| Error::io(format!("opening {}", d.display()), e))?;
+    let zstd_err = |e| Error::from_data_io("reading archive", e);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_BLOCKS);
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
+        let blocks = BlockReader::new(rx, recycle_tx);
         let opts = *opts;
+        let restoring = root.is_some();
         let extractor = std::thread::Builder::new()
-            .name("restore-extract".into())
+            .name("unpack-extract".into())
             .spawn_scoped(scope, move || {
-                let reader = BlockReader {
-                    rx,
-                    recycle: recycle_tx,
-                    block: Vec::new(),
-                    len: 0,
-                    pos: 0,
-                    failed: None,
-                };
-                extract(reader, Some(root), &opts)
+                if restoring {
+                    extract(blocks, root, &opts)
+                } else {
+                    // zstd reads the queued blocks in place.
+                    extract(
+                        zstd::Decoder::with_buffer(blocks).map_err(zstd_err)?,
+                        None,
+                        &opts,
+                    )
+                }
             })
-            .map_err(|e| Error::io("starting the restore thread".to_string(), e))?;
-        decode_blocks(dec, &tx, &recycle_rx);
+            .map_err(|e| Error::io("starting the unpacking thread".to_string(), e))?;
+        if restoring {
+            match zstd::Decoder::new(input) {
+                Ok(dec) => decode_blocks(dec, &tx, &recycle_rx),
+                Err(e) => drop(tx.send(Err(e))),
+            }
+        } else {
+            decode_blocks(input, &tx, &recycle_rx);
+        }
         drop(tx);
         match extractor.join() {
             Ok(r) => r,
@@ -237,12 +255,12 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
     })
 }
 
-/// One block of the tar stream (`.1` bytes of `.0` are data), or the error that ended it.
+/// One block of a stream (`.1` bytes of `.0` are data), or the error that ended it.
 type Block = io::Result<(Vec<u8>, usize)>;
 
-/// The decoding side: fills blocks from `dec` and queues them until the end of the stream, an
-/// error (queued too, for the extracting side to report where it reads it), or until the
-/// extracting side hangs up.
+/// A producing stage: fills blocks from `dec` and queues them until the end of the stream, an
+/// error (queued too, for the next stage to report where it reads it), or until the next
+/// stage hangs up.
 fn decode_blocks<D: Read>(
     mut dec: D,
     tx: &std::sync::mpsc::SyncSender<Block>,
@@ -276,8 +294,8 @@ fn decode_blocks<D: Read>(
     }
 }
 
-/// The extracting side's reader: the queued blocks in order; an error queued by the decoding
-/// side is returned as is (the first time) where it occurred in the stream.
+/// A consuming stage's reader: the queued blocks in order; an error queued by the stage before
+/// is returned as is (the first time) where it occurred in the stream.
 struct BlockReader {
     rx: std::sync::mpsc::Receiver<Block>,
     recycle: std::sync::mpsc::Sender<Vec<u8>>,
@@ -287,8 +305,35 @@ struct BlockReader {
     failed: Option<(io::ErrorKind, String)>,
 }
 
+impl BlockReader {
+    fn new(
+        rx: std::sync::mpsc::Receiver<Block>,
+        recycle: std::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Self {
+        BlockReader {
+            rx,
+            recycle,
+            block: Vec::new(),
+            len: 0,
+            pos: 0,
+            failed: None,
+        }
+    }
+}
+
 impl Read for BlockReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// zstd reads the queued blocks in place (no copy into a buffer of its own).
+impl BufRead for BlockReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if let Some((kind, msg)) = &self.failed {
             return Err(io::Error::new(*kind, msg.clone()));
         }
@@ -306,13 +351,14 @@ impl Read for BlockReader {
                     self.failed = Some((e.kind(), e.to_string()));
                     return Err(e);
                 }
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.len - self.pos);
-        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.block[self.pos..self.len])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.len);
     }
 }
 

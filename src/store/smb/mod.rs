@@ -3,7 +3,9 @@
 //! What libsmbclient does, as measured with pavao 0.3 and Samba 4.17, and what this module does
 //! about it:
 //! - Every libsmbclient call in the process is serialised behind one lock inside pavao, and an
-//!   open `SmbFile` is not `Send`: an [`SmbStore`] is used from one thread at a time per file.
+//!   open `SmbFile` is not `Send`: each upload's file is opened, written and closed by a
+//!   writer thread of its own (`upload.rs`), so that the caller compresses and encrypts the
+//!   next batch during each write's network round trip.
 //! - `SmbFile::flush` does nothing and the file is closed in `Drop` with the error ignored: an
 //!   upload is closed, then `stat`ed, and its size compared with what was written
 //!   ([`StoreError::ShortWrite`]) before it is renamed into place.
@@ -17,7 +19,8 @@
 //!   `\ : * ? " < > |` or control characters are refused here (the server refuses them too, with
 //!   a less clear error). Names are case-insensitive on the server.
 //! - Small writes are slow (64 KiB writes ran at about half the speed of 1 MiB writes): uploads
-//!   are buffered into [`WRITE_BATCH`]-byte writes.
+//!   are buffered into [`WRITE_BATCH`]-byte writes (two batches in memory at most: the one
+//!   being filled and the one being written).
 //! - libsmbclient prints its messages (smb.conf warnings, debug output) on stdout. The first
 //!   connection of the process creates its context with stdout pointed at stderr and then
 //!   switches libsmbclient's logging to stderr, at debug level 0, so stdout stays clean (the
@@ -35,14 +38,18 @@
 //!   written to disk nor put in a command line. (pavao keeps its own copy of it in memory, which
 //!   is not zeroed when the target is dropped.)
 
+mod upload;
+
 use super::spec::UncPath;
 use super::{Capacity, Credentials, Entry, Store, StoreError, Upload};
 use pavao::{
-    SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbFile, SmbMode,
-    SmbOpenOptions, SmbOptions,
+    SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbMode, SmbOpenOptions,
+    SmbOptions,
 };
 use std::io::{self, BufReader, Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
+use upload::SmbUpload;
 
 /// Uploads reach the server in writes of this many bytes (the last one may be shorter).
 pub const WRITE_BATCH: usize = 4 << 20;
@@ -57,7 +64,8 @@ const REFUSED: &[char] = &['\\', ':', '*', '?', '"', '<', '>', '|'];
 
 /// A target on an SMB share: `\\host\share\folder...`, the folders being the root.
 pub struct SmbStore {
-    client: SmbClient,
+    /// Shared with the writer threads of uploads (`upload.rs`).
+    client: Arc<SmbClient>,
     /// `\\host\share\folder` (or `smb://host:port/share/folder`), for messages.
     name: String,
     share: String,
@@ -230,7 +238,7 @@ impl SmbStore {
             .set_timeout(timeout)
             .map_err(|e| map_err(&name, "connect to", "", e))?;
         let target = SmbStore {
-            client,
+            client: Arc::new(client),
             name,
             share: unc.share.clone(),
             root: unc.folders.clone(),
@@ -339,129 +347,6 @@ fn map_err(target: &str, op: &'static str, rel: &str, e: SmbError) -> StoreError
         other => io::Error::other(other.to_string()),
     };
     StoreError::from_io(target, op, rel, io)
-}
-
-/// An upload: a temporary file next to the final name, renamed into place by `commit`.
-struct SmbUpload<'a> {
-    target: &'a SmbStore,
-    rel: String,
-    final_url: String,
-    tmp_url: String,
-    file: Option<SmbFile<'a>>,
-    buf: Vec<u8>,
-    /// Bytes accepted from the caller (buffered or sent).
-    written: u64,
-    /// The first write error: every later write and the commit fail with it.
-    failed: Option<(io::ErrorKind, String)>,
-    committed: bool,
-}
-
-impl SmbUpload<'_> {
-    fn send(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("upload already finished"))?;
-        if let Err(e) = file.write_all(data) {
-            self.failed = Some((e.kind(), e.to_string()));
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    fn send_buffer(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let buf = std::mem::take(&mut self.buf);
-        let r = self.send(&buf);
-        self.buf = buf;
-        self.buf.clear();
-        r
-    }
-
-    fn finish(&mut self) -> Result<u64, StoreError> {
-        let t = self.target;
-        let rel = self.rel.clone();
-        self.send_buffer().map_err(|e| t.io_err("write", &rel, e))?;
-        // Closes the file (pavao ignores errors of close: the size check below catches them).
-        self.file = None;
-        let found = t
-            .client
-            .stat(&self.tmp_url)
-            .map_err(|e| t.err("stat", &rel, e))?
-            .size;
-        if found != self.written {
-            return Err(StoreError::ShortWrite {
-                target: t.name.clone(),
-                path: rel,
-                written: self.written,
-                found,
-            });
-        }
-        // libsmbclient's rename deletes an existing destination first: refuse it here.
-        if t.stat_raw(&rel)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                target: t.name.clone(),
-                path: rel,
-            });
-        }
-        t.client
-            .rename(self.tmp_url.as_str(), self.final_url.as_str())
-            .map_err(|e| t.err("rename into place", &rel, e))?;
-        Ok(found)
-    }
-}
-
-impl Write for SmbUpload<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
-        if self.buf.is_empty() && data.len() >= WRITE_BATCH {
-            self.send(data)?;
-        } else {
-            let n = data.len().min(WRITE_BATCH - self.buf.len());
-            self.buf.extend_from_slice(&data[..n]);
-            if self.buf.len() >= WRITE_BATCH {
-                self.send_buffer()?;
-            }
-            self.written += n as u64;
-            return Ok(n);
-        }
-        self.written += data.len() as u64;
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send_buffer()
-    }
-}
-
-impl Upload for SmbUpload<'_> {
-    fn commit(mut self: Box<Self>) -> Result<u64, StoreError> {
-        if let Some((kind, msg)) = self.failed.clone() {
-            return Err(self
-                .target
-                .io_err("write", &self.rel, io::Error::new(kind, msg)));
-        }
-        let r = self.finish();
-        // On failure Drop removes the temporary file.
-        self.committed = r.is_ok();
-        r
-    }
-}
-
-impl Drop for SmbUpload<'_> {
-    fn drop(&mut self) {
-        if !self.committed {
-            self.file = None;
-            self.target.discard(&self.tmp_url);
-        }
-    }
 }
 
 impl Store for SmbStore {
@@ -577,27 +462,7 @@ impl Store for SmbStore {
         }
         tmp_rel.push_str(&tmp_name);
         let tmp_url = self.url(&tmp_rel)?;
-        let file = self
-            .client
-            .open_with(
-                &tmp_url,
-                SmbOpenOptions::default()
-                    .write(true)
-                    .create(true)
-                    .exclusive(true),
-            )
-            .map_err(|e| self.err("create", path, e))?;
-        Ok(Box::new(SmbUpload {
-            target: self,
-            rel: path.to_string(),
-            final_url,
-            tmp_url,
-            file: Some(file),
-            buf: Vec::with_capacity(WRITE_BATCH),
-            written: 0,
-            failed: None,
-            committed: false,
-        }))
+        Ok(Box::new(SmbUpload::start(self, path, final_url, tmp_url)?))
     }
 
     fn create_new(&self, path: &str, data: &[u8]) -> Result<bool, StoreError> {
