@@ -9,7 +9,10 @@
 #   AZS_BENCH_GEN       gen_data.py (default ../shared/bench/gen_data.py beside the repository)
 #   AZS_BENCH_SEED      data set seed (default 20240601)
 #   AZS_BENCH_RUNS      runs of each case, alternating A B A B (default 3); medians are reported
-#   AZS_BENCH_DELAY_MS  one-way latency of the proxy (default 10)
+#   AZS_BENCH_DELAY_MS  one-way latency of the proxy (default 10); 0: no proxy, straight to smbd
+#                       on loopback (issue 12's target 5, with AZS_BENCH_PIPELINE=1)
+#   AZS_BENCH_PIPELINE  1: add case P, `tar | zstd -L -T2 | age -r R > F` then `smbclient put F`
+#                       (L = AZS_BENCH_LEVEL, else 1, the tool's default); target 5 is A <= 0.55 x P
 #   AZS_BENCH_LEVEL     zstd level of the backups (default: the tool's default)
 #   AZS_BIN             the azs-backup binary (default: target/release/azs-backup, built first)
 #   AZS_BIN_BASE        a second binary (e.g. built from an earlier commit): case A0, the same
@@ -19,6 +22,7 @@
 #   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
 #   A  azs-backup start-backup to smb://127.0.0.1:PROXY/backups/lat (through the proxy)
 #   B  smbclient put of the archive that A wrote (the same bytes), through the same proxy
+#   P  (AZS_BENCH_PIPELINE=1) the pipeline an operator would script, then smbclient put
 # The upload rate of a case is the archive's size divided by its wall time. The target (issue
 # 12) is A >= 0.8 x B. Prints a Markdown table; the numbers of each run are in WORKDIR/times.
 set -euo pipefail
@@ -79,12 +83,26 @@ bash "$REPO/scripts/samba-server.sh" start "$SMB" >&2
 . "$SMB/env"
 install -d -o "$AZS_TEST_SMB_USER" "$SMB/share/backups/lat"
 
-PPORT=$((20000 + RANDOM % 40000))
-coproc PROXY { python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
-PROXY_PID=$PROXY_PID
-read -r ready <&"${PROXY[0]}"
-[ "$ready" = ready ] || die "the proxy did not start"
-log "proxy 127.0.0.1:$PPORT -> smbd 127.0.0.1:$AZS_TEST_SMB_PORT, ${DELAY} ms each way"
+VIA="through the proxy"
+if [ "$DELAY" = 0 ]; then
+    VIA="straight to smbd"
+    PPORT=$AZS_TEST_SMB_PORT
+    log "no proxy: straight to smbd on 127.0.0.1:$PPORT"
+else
+    PPORT=$((20000 + RANDOM % 40000))
+    coproc PROXY { python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
+    PROXY_PID=$PROXY_PID
+    read -r ready <&"${PROXY[0]}"
+    [ "$ready" = ready ] || die "the proxy did not start"
+    log "proxy 127.0.0.1:$PPORT -> smbd 127.0.0.1:$AZS_TEST_SMB_PORT, ${DELAY} ms each way"
+fi
+PIPELINE=${AZS_BENCH_PIPELINE:-}
+if [ -n "$PIPELINE" ]; then
+    command -v age-keygen >/dev/null || die "age is missing (apt-get install age)"
+    rm -f "$WORK/age.key"
+    age-keygen -o "$WORK/age.key" 2>/dev/null
+    RECIPIENT=$(age-keygen -y "$WORK/age.key")
+fi
 
 azs new-cert --dns-name lat.azs-backup.test --out-dir "$WORK/cert" --no-pfx -q
 CER=$WORK/cert/lat.azs-backup.test.cer
@@ -125,6 +143,14 @@ for i in $(seq "$RUNS"); do
         die "smbclient put failed"
     }
     rm -f "$SMB/share/backups/lat/put.bin" "$WORK/archive.bin"
+    if [ -n "$PIPELINE" ]; then
+        log "run $i: P (tar | zstd -${LEVEL:-1} -T2 | age, then smbclient put)"
+        /usr/bin/time -f '%e %U %S %M' -o "$T/P.$i" bash -c "tar -C '$DATA' -cf - . | zstd -${LEVEL:-1} -T2 -q | age -r $RECIPIENT > '$WORK/p.age' && smbclient --configfile='$WORK/smbclient.conf' //127.0.0.1/backups -p $PPORT -A '$SMB/smbclient.auth' -c 'put $WORK/p.age lat/p.age'" >"$T/P.$i.out" 2>&1 || {
+            cat "$T/P.$i.out" >&2
+            die "the pipeline failed"
+        }
+        rm -f "$SMB/share/backups/lat/p.age" "$WORK/p.age"
+    fi
 done
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -136,13 +162,18 @@ rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
     echo "| case (${DELAY} ms each way, medians of $RUNS) | wall s | MiB/s of archive | peak RSS MiB |"
     echo "| --- | --- | --- | --- |"
     echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') |"
-    echo "| A: azs-backup to the share through the proxy | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| A: azs-backup to the share $VIA | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') |"
     if [ -n "$BASE" ]; then
         A0=$(col A0 1)
-        echo "| A0: the base binary ($BASE) to the share through the proxy | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') |"
+        echo "| A0: the base binary ($BASE) to the share $VIA | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') |"
     fi
-    echo "| B: smbclient put of the same bytes through the proxy | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| B: smbclient put of the same bytes $VIA | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    if [ -n "$PIPELINE" ]; then
+        P=$(col P 1)
+        echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    fi
     echo
     awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
     [ -z "$BASE" ] || awk -v a="$A0" -v b="$B" 'BEGIN {printf "A0 rate / B rate = %.2f\n", b / a}'
+    [ -z "$PIPELINE" ] || awk -v a="$A" -v p="$P" 'BEGIN {printf "A time / P time = %.2f (target 5, no proxy: <= 0.55)\n", a / p}'
 } | tee "$WORK/results.md"
