@@ -35,13 +35,14 @@ pub mod single;
 pub mod snapshot;
 pub mod store;
 
+pub use crate::certificate::normalise_thumbprint;
 pub use batch::{
     unprotect_backup, BackupOutcome, BackupProgress, BackupReport, BackupRequest, SnapshotReport,
     SnapshotResult,
 };
 pub use chain::{list, BackupSummary, RepositorySummary};
 pub use extract::safe_entry_path;
-pub use sidecar::{normalise_thumbprint, parse_sidecar, read_sidecar, sidecar_path, Sidecar};
+pub use sidecar::{parse_sidecar, read_sidecar, sidecar_path, Sidecar};
 pub use single::{unprotect, UnprotectReport, UnprotectRequest};
 pub use snapshot::{
     unwrap_keys, OaepHash, SnapshotHeader, SnapshotKeys, AUTH_HMAC_SHA512, ENC_AES256_CBC,

@@ -1,5 +1,6 @@
 //! The sidecar `.xml` beside each snapshot (docs/AZURESTACK.md, "The sidecar").
 
+use crate::certificate::normalise_thumbprint;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io::Read;
@@ -154,14 +155,6 @@ pub(crate) fn decode_text(bytes: &[u8]) -> Option<String> {
         [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
         _ => String::from_utf8(bytes.to_vec()).ok(),
     }
-}
-
-/// Upper-case hex without spaces or colons (Windows shows thumbprints in several ways).
-pub fn normalise_thumbprint(t: &str) -> String {
-    t.chars()
-        .filter(|c| !c.is_whitespace() && *c != ':' && *c != '\u{200e}')
-        .collect::<String>()
-        .to_ascii_uppercase()
 }
 
 #[cfg(test)]

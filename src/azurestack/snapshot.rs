@@ -2,7 +2,8 @@
 //! the AES-256-CBC decryption, all streamed in 1 MiB reads (docs/AZURESTACK.md, "The key" and
 //! "The encrypted snapshot file").
 
-use super::sidecar::{normalise_thumbprint, Sidecar};
+use super::sidecar::Sidecar;
+use crate::certificate::normalise_thumbprint;
 use crate::certificate::PrivateKey;
 use crate::error::{Error, Result};
 use aes::cipher::{BlockModeDecrypt, KeyIvInit};

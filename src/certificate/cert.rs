@@ -282,6 +282,16 @@ fn der_private_key_kind(bytes: &[u8]) -> Option<&'static str> {
         .then_some("a DER encrypted PKCS#8 private key")
 }
 
+/// A thumbprint as people paste it, in this tool's form: upper-case hex without whitespace,
+/// colons or the left-to-right marks Windows' certificate dialog copies along (Windows shows
+/// thumbprints in several ways). Checks nothing: callers compare or validate the result.
+pub fn normalise_thumbprint(t: &str) -> String {
+    t.chars()
+        .filter(|c| !c.is_whitespace() && *c != ':' && *c != '\u{200e}')
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::pkcs12::build_pfx;

@@ -25,7 +25,7 @@ mod pem;
 mod pkcs12;
 mod self_signed;
 
-pub use cert::Certificate;
+pub use cert::{normalise_thumbprint, Certificate};
 pub use key::{load_private_key, private_key_from_bytes, PrivateKey};
 pub use pkcs12::is_pkcs12;
 pub use self_signed::{new_self_signed, validate_dns_name, NewCertFiles, NewCertOptions};

@@ -2,7 +2,7 @@
 //! public-only certificates every archive's file key is also wrapped for, so that the private
 //! key of any one of them restores (docs/SETTINGS.md, docs/FORMAT.md §2.2).
 
-use crate::certificate::Certificate;
+use crate::certificate::{normalise_thumbprint, Certificate};
 use crate::crypto::MAX_RECIPIENTS;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
@@ -24,7 +24,7 @@ pub(super) fn apply_recovery(
 ) -> Result<()> {
     let mut certs = s.recovery_certificates()?;
     for thumbprint in remove {
-        let wanted = normalise_thumbprint(&thumbprint)?;
+        let wanted = checked_thumbprint(&thumbprint)?;
         let before = certs.len();
         certs.retain(|c| !c.thumbprint.eq_ignore_ascii_case(&wanted));
         if certs.len() == before {
@@ -67,14 +67,10 @@ pub(super) fn apply_recovery(
     Ok(())
 }
 
-/// A thumbprint as given on the command line: 40 hex digits, spaces and colons ignored, in
-/// upper case.
-fn normalise_thumbprint(given: &str) -> Result<String> {
-    let t: String = given
-        .chars()
-        .filter(|c| !matches!(c, ' ' | ':'))
-        .collect::<String>()
-        .to_ascii_uppercase();
+/// A thumbprint as given on the command line ([`normalise_thumbprint`]), which must then be 40
+/// hex digits.
+fn checked_thumbprint(given: &str) -> Result<String> {
+    let t = normalise_thumbprint(given);
     if t.len() != 40 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::invalid(
             "remove-recovery-cert",
@@ -125,8 +121,8 @@ mod tests {
     #[test]
     fn thumbprints_are_normalised_and_checked() {
         let t = "ab:cd ".repeat(10);
-        assert_eq!(normalise_thumbprint(&t).unwrap(), "ABCD".repeat(10));
-        assert!(normalise_thumbprint("ABCD").is_err());
-        assert!(normalise_thumbprint(&"G".repeat(40)).is_err());
+        assert_eq!(checked_thumbprint(&t).unwrap(), "ABCD".repeat(10));
+        assert!(checked_thumbprint("ABCD").is_err());
+        assert!(checked_thumbprint(&"G".repeat(40)).is_err());
     }
 }
