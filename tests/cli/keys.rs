@@ -38,22 +38,6 @@ fn verify(w: &World, id: &str, key: &Path) -> std::process::Output {
         .unwrap()
 }
 
-/// A copy of a `new-cert` .pem with only the private key (no CERTIFICATE block).
-fn bare_key(w: &World, pem: &Path, name: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(pem).unwrap();
-    let start = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
-    let end_marker = "-----END PRIVATE KEY-----";
-    let end = text.find(end_marker).unwrap() + end_marker.len();
-    let p = w.write(name, format!("{}\n", &text[start..end]).as_bytes());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    assert!(!std::fs::read_to_string(&p).unwrap().contains("CERTIFICATE"));
-    p
-}
-
 #[test]
 fn rotation_keeps_old_backups_on_their_certificate() {
     let w = world();
@@ -152,7 +136,7 @@ fn rotation_keeps_old_backups_on_their_certificate() {
 
     // A .pem without its certificate: key 2 matches the configured certificate, so its
     // thumbprint is known; key 1 does not, and the unwrap failure names the certificate needed.
-    let bare2 = bare_key(&w, &pem2, "bare2.pem");
+    let bare2 = w.bare_key(&pem2, "bare2.pem");
     let out = restore(&w, &a, &bare2, "wrong");
     assert_eq!(code(&out), 8);
     assert!(
@@ -162,7 +146,7 @@ fn rotation_keeps_old_backups_on_their_certificate() {
         "{}",
         stderr(&out)
     );
-    let bare1 = bare_key(&w, &pem1, "bare1.pem");
+    let bare1 = w.bare_key(&pem1, "bare1.pem");
     for out in [restore(&w, &b, &bare1, "wrong"), verify(&w, &b, &bare1)] {
         assert_eq!(code(&out), 8, "{}", stderr(&out));
         assert!(

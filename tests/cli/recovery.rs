@@ -80,21 +80,6 @@ fn archive(w: &World, id: &str) -> Vec<u8> {
     std::fs::read(w.path(&format!("backups/MASBackup/{id}/identity.tar.zst.enc"))).unwrap()
 }
 
-/// A copy of a `new-cert` .pem with only the private key (no CERTIFICATE block).
-fn bare_key(w: &World, pem: &Path, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(pem).unwrap();
-    let start = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
-    let end_marker = "-----END PRIVATE KEY-----";
-    let end = text.find(end_marker).unwrap() + end_marker.len();
-    let p = w.write(name, format!("{}\n", &text[start..end]).as_bytes());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    p
-}
-
 fn same_tree(w: &World, restored: &str) {
     assert_eq!(
         std::fs::read(w.path(&format!("{restored}/identity/a.txt"))).unwrap(),
@@ -181,7 +166,7 @@ fn either_key_restores_and_every_command_names_both_thumbprints() {
 
     // verify with the recovery key given bare (its certificate unknown to the key file): the
     // settings know the certificate, so the thumbprint is known before anything is decrypted.
-    let bare = bare_key(&w, &escrow_pem, "escrow-bare.pem");
+    let bare = w.bare_key(&escrow_pem, "escrow-bare.pem");
     let out = w
         .cmd()
         .args(["verify", &id, "--json", "--key"])
@@ -217,7 +202,7 @@ fn a_key_for_neither_certificate_is_refused_naming_both() {
     let (_, stranger_pem) = w.new_cert("stranger", None);
     for (key, to) in [
         (stranger_pem.clone(), "x"),
-        (bare_key(&w, &stranger_pem, "stranger-bare.pem"), "y"),
+        (w.bare_key(&stranger_pem, "stranger-bare.pem"), "y"),
     ] {
         let out = restore_json(&w, &id, &key, to);
         assert_eq!(code(&out), 8, "{}", stderr(&out));

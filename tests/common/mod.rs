@@ -83,6 +83,23 @@ impl World {
         )
     }
 
+    /// A 0600 copy of a `new-cert` .pem with only the private key (no CERTIFICATE block), at
+    /// `name`: a key whose certificate the tool does not know.
+    pub fn bare_key(&self, pem: &Path, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(pem).unwrap();
+        let start = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
+        let end_marker = "-----END PRIVATE KEY-----";
+        let end = text.find(end_marker).unwrap() + end_marker.len();
+        let p = self.write(name, format!("{}\n", &text[start..end]).as_bytes());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert!(!std::fs::read_to_string(&p).unwrap().contains("CERTIFICATE"));
+        p
+    }
+
     /// Writes a file (creating parents).
     pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
         let p = self.path(rel);
