@@ -1,12 +1,18 @@
 //! Unpacking an untrusted tar + zstd stream, confined to one directory.
 
+mod blocks;
+mod dest;
+mod writer;
+
 use crate::error::{Error, Result};
-use cap_fs_ext::DirExt;
+use blocks::{decode_blocks, BlockReader};
 use cap_std::fs::Dir;
+use dest::{create_file, finish_file, io_err, make_dir, make_symlink, set_dir_times, Dest};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use writer::{FileWriter, SMALL_FILE};
 
 /// How to unpack.
 #[derive(Debug, Default, Clone, Copy)]
@@ -129,60 +135,6 @@ impl Index {
     }
 }
 
-/// The destination: a directory handle, the last parent directory opened (entries come in
-/// directory order, so most share it), and the directories whose mode and mtime are set last.
-struct Dest {
-    root: Dir,
-    cached: Option<(Vec<Vec<u8>>, Dir)>,
-    dirs: Vec<(Vec<Vec<u8>>, u32, u64)>,
-}
-
-fn io_err(shown: &str, e: io::Error) -> Error {
-    Error::io(format!("restoring {shown}"), e)
-}
-
-impl Dest {
-    /// The directory `parts` names, created (without following any symlink) when missing.
-    fn dir(&mut self, parts: &[Vec<u8>], shown: &str) -> Result<&Dir> {
-        if self.cached.as_ref().map(|c| c.0.as_slice()) != Some(parts) {
-            let mut cur = self.root.try_clone().map_err(|e| io_err(shown, e))?;
-            for (i, c) in parts.iter().enumerate() {
-                let name = os_name(c);
-                let next = match cur.open_dir_nofollow(&name) {
-                    Ok(d) => d,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        cur.create_dir(&name).map_err(|e| io_err(shown, e))?;
-                        cur.open_dir_nofollow(&name).map_err(|e| io_err(shown, e))?
-                    }
-                    Err(e) => {
-                        let what = String::from_utf8_lossy(&parts[..=i].join(&b'/')).into_owned();
-                        return Err(match cur.symlink_metadata(&name) {
-                            Ok(m) if m.file_type().is_symlink() => refuse(
-                                shown,
-                                format!("it would be written through the symlink {what:?}"),
-                            ),
-                            Ok(m) if !m.is_dir() => refuse(
-                                shown,
-                                format!("it would be written below the file {what:?}"),
-                            ),
-                            _ => io_err(shown, e),
-                        });
-                    }
-                };
-                cur = next;
-            }
-            self.cached = Some((parts.to_vec(), cur));
-        }
-        Ok(&self.cached.as_ref().expect("just set").1)
-    }
-}
-
-#[cfg(unix)]
-fn std_perms(mode: u32) -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(mode)
-}
-
 /// Bytes handed from one stage of [`unpack`] to the next at a time.
 const BLOCK: usize = 256 << 10;
 /// Blocks queued between two stages (the read-ahead, and the memory it costs, is bounded by
@@ -255,113 +207,6 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
     })
 }
 
-/// One block of a stream (`.1` bytes of `.0` are data), or the error that ended it.
-type Block = io::Result<(Vec<u8>, usize)>;
-
-/// A producing stage: fills blocks from `dec` and queues them until the end of the stream, an
-/// error (queued too, for the next stage to report where it reads it), or until the next
-/// stage hangs up.
-fn decode_blocks<D: Read>(
-    mut dec: D,
-    tx: &std::sync::mpsc::SyncSender<Block>,
-    recycle: &std::sync::mpsc::Receiver<Vec<u8>>,
-) {
-    loop {
-        let mut buf = recycle.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
-        let mut filled = 0;
-        let mut error = None;
-        while filled < buf.len() {
-            match dec.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        if filled > 0 && tx.send(Ok((buf, filled))).is_err() {
-            return;
-        }
-        if let Some(e) = error {
-            let _ = tx.send(Err(e));
-            return;
-        }
-        if filled == 0 {
-            return;
-        }
-    }
-}
-
-/// A consuming stage's reader: the queued blocks in order; an error queued by the stage before
-/// is returned as is (the first time) where it occurred in the stream.
-struct BlockReader {
-    rx: std::sync::mpsc::Receiver<Block>,
-    recycle: std::sync::mpsc::Sender<Vec<u8>>,
-    block: Vec<u8>,
-    len: usize,
-    pos: usize,
-    failed: Option<(io::ErrorKind, String)>,
-}
-
-impl BlockReader {
-    fn new(
-        rx: std::sync::mpsc::Receiver<Block>,
-        recycle: std::sync::mpsc::Sender<Vec<u8>>,
-    ) -> Self {
-        BlockReader {
-            rx,
-            recycle,
-            block: Vec::new(),
-            len: 0,
-            pos: 0,
-            failed: None,
-        }
-    }
-}
-
-impl Read for BlockReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = buf.len().min(avail.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-/// zstd reads the queued blocks in place (no copy into a buffer of its own).
-impl BufRead for BlockReader {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
-        while self.pos == self.len {
-            match self.rx.recv() {
-                Ok(Ok((block, len))) => {
-                    let old = std::mem::replace(&mut self.block, block);
-                    if !old.is_empty() {
-                        let _ = self.recycle.send(old);
-                    }
-                    self.len = len;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
-                Err(_) => return Ok(&[]),
-            }
-        }
-        Ok(&self.block[self.pos..self.len])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.len);
-    }
-}
-
 /// Copies `from` to `to` in writes of up to `buf.len()` bytes (the `tar` crate's own copy
 /// writes 8 KiB at a time). Returns the bytes copied.
 fn copy_large(from: &mut impl Read, to: &mut impl io::Write, buf: &mut [u8]) -> io::Result<u64> {
@@ -423,115 +268,40 @@ fn classify(kind: tar::EntryType, shown: &str) -> Result<Option<Seen>> {
     Ok(Some(seen))
 }
 
-/// Creates the file `name` in `parent` (never following or replacing anything) and writes
-/// the entry's data, mode and mtime. Returns the bytes written.
-fn write_file(
-    parent: &Dir,
-    name: &Path,
-    entry: &mut impl Read,
-    shown: &str,
-    mode: u32,
-    mtime: u64,
-    write_buf: &mut Vec<u8>,
-) -> Result<u64> {
-    // create_new: O_CREAT|O_EXCL never follows a symlink and never replaces a file.
-    let mut options = cap_std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    // Readable by the owner only until its own mode is set, after its data.
-    #[cfg(unix)]
-    cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = parent
-        .open_with(name, &options)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => refuse(shown, "the name appears twice in the archive"),
-            _ => io_err(shown, e),
-        })?;
-    let mut file = file.into_std();
-    if write_buf.is_empty() {
-        *write_buf = vec![0u8; WRITE_BUFFER];
-    }
-    let n = copy_large(entry, &mut file, write_buf).map_err(|e| {
-        if e.kind() == io::ErrorKind::InvalidData
-            || e.kind() == io::ErrorKind::UnexpectedEof
-            || crate::crypto::CryptoError::from_io(&e).is_some()
-        {
-            Error::from_data_io(format!("restoring {shown}"), e)
-        } else {
-            io_err(shown, e)
-        }
-    })?;
-    #[cfg(unix)]
-    file.set_permissions(std_perms(mode))
-        .map_err(|e| io_err(shown, e))?;
-    let t = filetime::FileTime::from_unix_time(mtime as i64, 0);
-    filetime::set_file_handle_times(&file, Some(t), Some(t)).map_err(|e| io_err(shown, e))?;
-    Ok(n)
-}
-
-/// Sets the directories' modes and mtimes once everything is written, deepest first, so a
-/// parent's mtime is set after its children changed it.
-fn set_dir_times(mut d: Dest) -> Result<()> {
-    d.cached = None;
-    // Deepest first, so a parent's mtime is set after its children changed it.
-    let mut dirs = std::mem::take(&mut d.dirs);
-    dirs.sort_by_key(|x| std::cmp::Reverse(x.0.len()));
-    for (parts, mode, mtime) in dirs {
-        let shown = String::from_utf8_lossy(&parts.join(&b'/')).into_owned();
-        let rel: PathBuf = parts.iter().map(|c| os_name(c)).collect();
-        #[cfg(unix)]
-        d.root
-            .set_permissions(&rel, cap_std::fs::Permissions::from_std(std_perms(mode)))
-            .map_err(|e| io_err(&shown, e))?;
-        #[cfg(not(unix))]
-        let _ = mode;
-        let t = cap_std::time::SystemTime::from_std(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime),
-        );
-        let spec = |t| Some(cap_fs_ext::SystemTimeSpec::Absolute(t));
-        d.root
-            .set_symlink_times(&rel, spec(t), spec(t))
-            .map_err(|e| io_err(&shown, e))?;
-    }
-    Ok(())
-}
-
-/// Creates the directory `name` in `parent`; one already there (made for an earlier entry
-/// below it) is fine, anything else under that name is a duplicate.
-fn make_dir(parent: &Dir, name: &Path, shown: &str) -> Result<()> {
-    match parent.create_dir(name) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match parent.symlink_metadata(name) {
-            Ok(m) if m.is_dir() => {}
-            _ => return Err(refuse(shown, "the name appears twice in the archive")),
-        },
-        Err(e) => return Err(io_err(shown, e)),
-    }
-    Ok(())
-}
-
-/// Creates the symlink `name` in `parent`, pointing at `link` (never followed here).
-fn make_symlink(parent: &Dir, name: &Path, link: &[u8], shown: &str) -> Result<()> {
-    let target = os_name(link);
-    #[cfg(unix)]
-    let made = parent.symlink_contents(&target, name);
-    #[cfg(windows)]
-    let made = parent.symlink_file(&target, name);
-    made.map_err(|e| match e.kind() {
-        io::ErrorKind::AlreadyExists => refuse(shown, "the name appears twice in the archive"),
-        _ => io_err(shown, e),
-    })?;
-    Ok(())
+/// What restoring writes to: the destination and the thread that writes small files.
+struct Out<'scope> {
+    dest: Dest,
+    writer: FileWriter<'scope>,
 }
 
 /// Parses the (decompressed) tar stream `tar_stream`, checks every entry and, with `root`,
 /// writes it below that directory.
 fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> Result<UnpackStats> {
+    let Some(root) = root else {
+        return read_entries(tar_stream, None, opts);
+    };
+    std::thread::scope(|scope| {
+        let mut out = Out {
+            dest: Dest::new(root),
+            writer: FileWriter::start(scope)?,
+        };
+        let read = read_entries(tar_stream, Some(&mut out), opts);
+        // The writer's error belongs to an earlier entry than any the reading side met.
+        out.writer.finish()?;
+        let stats = read?;
+        set_dir_times(out.dest)?;
+        Ok(stats)
+    })
+}
+
+/// Reads every entry, checks it against the ones before and, with `out`, creates it (small
+/// files through the writer thread).
+fn read_entries<R: Read>(
+    tar_stream: R,
+    mut out: Option<&mut Out<'_>>,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats> {
     let mut ar = tar::Archive::new(tar_stream);
-    let mut dest = root.map(|root| Dest {
-        root,
-        cached: None,
-        dirs: Vec::new(),
-    });
     let mut write_buf = Vec::new();
     let mode_mask = if opts.preserve_special_bits {
         0o7777
@@ -577,7 +347,7 @@ fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> R
         } else {
             None
         };
-        let Some(d) = dest.as_mut() else {
+        let Some(out) = out.as_deref_mut() else {
             let n = io::copy(&mut entry, &mut io::sink())
                 .map_err(|e| Error::from_data_io(format!("reading {shown}"), e))?;
             if seen == Seen::File {
@@ -588,35 +358,63 @@ fn extract<R: Read>(tar_stream: R, root: Option<Dir>, opts: &UnpackOptions) -> R
         };
         let (name, parent) = parts.split_last().expect("not empty");
         let name = os_name(name);
-        let parent = d.dir(parent, &shown)?;
+        let parent = out.dest.dir(parent, &shown)?;
         match seen {
             Seen::Dir => {
                 make_dir(parent, &name, &shown)?;
-                d.dirs.push((parts.clone(), mode, mtime));
+                out.dest.dirs.push((parts.clone(), mode, mtime));
             }
             Seen::Symlink => {
                 make_symlink(parent, &name, link.as_deref().unwrap_or_default(), &shown)?
             }
+            // Sparse entries expand beyond their header's size: never buffered.
+            Seen::File if kind != tar::EntryType::GNUSparse && entry.size() <= SMALL_FILE => {
+                let n = out
+                    .writer
+                    .add(parent, name, shown, (mode, mtime), &mut entry)?;
+                stats.files += 1;
+                stats.bytes += n;
+            }
             Seen::File => {
-                let n = write_file(
-                    parent,
-                    &name,
-                    &mut entry,
-                    &shown,
-                    mode,
-                    mtime,
-                    &mut write_buf,
-                )?;
+                let file = create_file(parent, &name, &shown)?;
+                let n = write_data(file, &mut entry, &shown, (mode, mtime), &mut write_buf)?;
                 stats.files += 1;
                 stats.bytes += n;
                 crate::testhook::point("unpack.file-written");
             }
         }
     }
-    if let Some(d) = dest {
-        set_dir_times(d)?;
-    }
     Ok(stats)
+}
+
+/// An error while copying an entry's data: one of the archive's (damaged or forged data, a
+/// truncated stream) or one of the destination's.
+fn read_or_write_err(shown: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData
+        || e.kind() == io::ErrorKind::UnexpectedEof
+        || crate::crypto::CryptoError::from_io(&e).is_some()
+    {
+        Error::from_data_io(format!("restoring {shown}"), e)
+    } else {
+        io_err(shown, e)
+    }
+}
+
+/// Writes the entry's data into `file` in large writes, then its mode and mtime. Returns the
+/// bytes written.
+fn write_data(
+    mut file: std::fs::File,
+    entry: &mut impl Read,
+    shown: &str,
+    (mode, mtime): (u32, u64),
+    write_buf: &mut Vec<u8>,
+) -> Result<u64> {
+    if write_buf.is_empty() {
+        *write_buf = vec![0u8; WRITE_BUFFER];
+    }
+    let n = copy_large(entry, &mut file, write_buf).map_err(|e| read_or_write_err(shown, e))?;
+    finish_file(&file, shown, mode, mtime)?;
+    Ok(n)
 }
 
 #[cfg(test)]

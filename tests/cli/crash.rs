@@ -531,9 +531,9 @@ fn backup_killed_before_the_second_source() {
 
 #[test]
 fn backup_killed_while_reading_source_data() {
-    // The 12th read is inside c.bin or z-big.bin (depending on the read size): the upload
-    // is half written.
-    crash_backup("pack.read#12", false);
+    // Reads of up to 256 KiB: a.txt, b.txt, c.bin, then z-big.bin in three. The 5th read is
+    // inside z-big.bin: the upload is half written.
+    crash_backup("pack.read#5", false);
 }
 
 #[test]

@@ -105,7 +105,7 @@ fn a_file_growing_during_the_backup_is_cut_at_its_recorded_size() {
     std::fs::write(&log, line.repeat(256)).unwrap(); // 1 MiB
     w.write("src/z-after.txt", b"written after the log in the archive\n");
     let grower = log.clone();
-    let (out, v) = backup_while(&w, "pack.read=sleep:3", move |done| {
+    let (out, v) = backup_while(&w, "pack.read=sleep:60", move |done| {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&grower)
@@ -151,7 +151,7 @@ fn a_file_shrinking_during_the_backup_is_zero_padded() {
     std::fs::write(&db, &original).unwrap();
     w.write("src/z-after.txt", b"after\n");
     let shrinker = db.clone();
-    let (out, v) = backup_while(&w, "pack.read=sleep:4", move |_| {
+    let (out, v) = backup_while(&w, "pack.read=sleep:150", move |_| {
         std::thread::sleep(Duration::from_millis(400));
         std::fs::OpenOptions::new()
             .write(true)
@@ -277,10 +277,11 @@ fn wait_for(cond: impl Fn() -> bool, what: &str) {
 #[test]
 fn the_lock_is_kept_alive_through_one_file_longer_than_the_lease() {
     let (w, _) = world();
-    // One 1 MiB file read in small pieces, each 30 ms: about 4 s, twice the 2 s lease.
-    std::fs::write(w.path("src/big.bin"), vec![7u8; 1 << 20]).unwrap();
+    // One 4 MiB file read in 16 pieces of 256 KiB, each 250 ms: about 4 s, twice the 2 s
+    // lease.
+    std::fs::write(w.path("src/big.bin"), vec![7u8; 4 << 20]).unwrap();
     let other = second_config(&w);
-    let first = slow_backup(&w, "2", 30);
+    let first = slow_backup(&w, "2", 250);
     let lock = w.path("backups/MASBackup/.lock");
     wait_for(|| lock.exists(), "the first run takes the lock");
     std::thread::sleep(Duration::from_millis(3000));
@@ -307,8 +308,9 @@ fn the_lock_is_kept_alive_through_one_file_longer_than_the_lease() {
 #[test]
 fn a_run_whose_lock_is_taken_over_stops_and_lists_nothing() {
     let (w, _) = world();
-    std::fs::write(w.path("src/big.bin"), vec![7u8; 1 << 20]).unwrap();
-    let first = slow_backup(&w, "2", 20);
+    // 16 reads of 200 ms.
+    std::fs::write(w.path("src/big.bin"), vec![7u8; 4 << 20]).unwrap();
+    let first = slow_backup(&w, "2", 200);
     let lock = w.path("backups/MASBackup/.lock");
     wait_for(|| lock.exists(), "the run takes the lock");
     std::thread::sleep(Duration::from_millis(300));
@@ -334,9 +336,10 @@ fn a_run_whose_lock_is_taken_over_stops_and_lists_nothing() {
 #[test]
 fn prune_racing_a_backup_leaves_it_alone() {
     let (w, pem) = world();
-    std::fs::write(w.path("src/big.bin"), vec![3u8; 2 << 20]).unwrap();
+    // 16 reads of 320 ms: about 5 s.
+    std::fs::write(w.path("src/big.bin"), vec![3u8; 4 << 20]).unwrap();
     let other = second_config(&w);
-    let first = slow_backup(&w, "2", 20);
+    let first = slow_backup(&w, "2", 320);
     let lock = w.path("backups/MASBackup/.lock");
     wait_for(|| lock.exists(), "the backup takes the lock");
     std::thread::sleep(Duration::from_millis(200));

@@ -644,3 +644,68 @@ fn a_backup_that_cannot_fit_fails_before_writing() {
     assert_eq!(code(&run_at(&w, "2026-01-01T12:00:00Z", &["tick"])), 4);
     assert_eq!(folders(&w), before);
 }
+
+#[test]
+fn a_restore_that_fills_the_disk_fails_with_one_line_and_leaves_nothing() {
+    // Small files are written by a thread of their own, large ones by the thread that reads the
+    // archive: the disk fills in the first (after a few batches, while more are being queued)
+    // and, in the second case, in the second.
+    for (small, large) in [(600, 0), (20, 3 << 20)] {
+        let w = World::new();
+        let Some(_fs) = Tmpfs::mount(w.path("dest"), "1m") else {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        };
+        let (cer, key) = w.new_cert("full", None);
+        std::fs::create_dir_all(w.path("share")).unwrap();
+        for i in 0..small {
+            w.write(&format!("src/a/d{}/f{i:04}", i % 7), &noise(6000, i as u64));
+        }
+        if large > 0 {
+            w.write("src/a/big.bin", &noise(large, 9));
+        }
+        let out = w
+            .cmd()
+            .args(["configure", "--path"])
+            .arg(w.path("share"))
+            .args(["--username", "u", "--password-stdin"])
+            .arg("--encryption-cert-path")
+            .arg(&cer)
+            .args(["--source", "a=src/a", "--no-verify"])
+            .write_stdin("pw\n")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let id = json_at(&w, T0, &["start-backup"])["backupId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = w
+            .cmd()
+            .args(["restore", &id, "--key"])
+            .arg(&key)
+            .arg("--to")
+            .arg(w.path("dest/out"))
+            .output()
+            .unwrap();
+        let ctx = format!("{small} small files, {large} bytes large");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 1, "{ctx}: {err}");
+        let last = err.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("azs-backup: error: restoring ")
+                && last.contains("No space left on device"),
+            "{ctx}: {err}"
+        );
+        assert_eq!(
+            err.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{ctx}: {err}"
+        );
+        // Nothing of the source, and no hidden temporary folder, is left in the destination.
+        let left: Vec<_> = std::fs::read_dir(w.path("dest/out"))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{ctx}: {left:?}");
+    }
+}

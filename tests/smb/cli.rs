@@ -1651,7 +1651,7 @@ fn link_down_mid_upload_to_a_share_in_another_network_namespace() {
         .args(["start-backup"])
         .env("HOME", w)
         .env("AZS_BACKUP_SMB_TIMEOUT_SECS", "4")
-        .env("AZS_BACKUP_TEST_HOOK", "pack.read=sleep:3")
+        .env("AZS_BACKUP_TEST_HOOK", "pack.read=sleep:100")
         .env_remove("AZS_BACKUP_NOW")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
