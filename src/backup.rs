@@ -413,8 +413,14 @@ pub enum Room {
 }
 
 /// The expected size of the next backup: per configured source, the encrypted size it had in
-/// the newest backup where it succeeded, else its plain size (a walk of the directory).
-pub fn estimate_size(sources: &[Source], backups: &[Manifest]) -> u64 {
+/// the newest backup on the target where it succeeded, else in the last backup where it
+/// succeeded on any target (`remembered`, from the state), else its plain size (a walk of the
+/// directory, which with many files costs about as much as reading them).
+pub fn estimate_size(
+    sources: &[Source],
+    backups: &[Manifest],
+    remembered: &std::collections::BTreeMap<String, u64>,
+) -> u64 {
     sources
         .iter()
         .map(|s| {
@@ -425,6 +431,7 @@ pub fn estimate_size(sources: &[Source], backups: &[Manifest]) -> u64 {
                     r.status == Status::Succeeded && r.role_name.eq_ignore_ascii_case(&s.name)
                 })
                 .map(|r| r.encrypted_size_in_bytes)
+                .or_else(|| remembered.get(&s.name.to_lowercase()).copied())
                 .or_else(|| measure(&s.path))
                 .unwrap_or(0)
         })
@@ -443,7 +450,12 @@ pub fn check_room(
         return Ok(Room::Unknown);
     };
     let backups = manifest::list(target)?;
-    let estimate = estimate_size(&loaded.settings.sources, &backups);
+    // A state that cannot be read only costs the walk here (the run reports it when it
+    // records its result).
+    let remembered = crate::state::State::load(&loaded.paths.state)
+        .map(|st| st.source_sizes)
+        .unwrap_or_default();
+    let estimate = estimate_size(&loaded.settings.sources, &backups, &remembered);
     let available = cap.available;
     if estimate <= available {
         return Ok(Room::Fits {
@@ -664,6 +676,9 @@ pub fn run_locked(
     );
     crate::state::State::update(&loaded.paths.state, |state| {
         state.record_recipient(&recipient.id(), now);
+        if let Ok(m) = &result {
+            state.record_source_sizes(m);
+        }
         state.record_backup(match &result {
             Ok(m) => crate::state::LastBackup {
                 backup_id: m.backup_id.clone(),

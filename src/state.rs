@@ -78,6 +78,11 @@ pub struct State {
     pub retry_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub recipient_history: Vec<RecipientUse>,
+    /// Encrypted bytes of each source's archive (by lowercased name) in the last backup where
+    /// that source succeeded, whatever the target: the capacity check's estimate when the
+    /// target holds no backup of the source (docs/SCHEDULING.md, "Capacity check").
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub source_sizes: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for State {
@@ -91,6 +96,7 @@ impl Default for State {
             last_skipped_time: None,
             retry_at: None,
             recipient_history: Vec::new(),
+            source_sizes: Default::default(),
         }
     }
 }
@@ -135,6 +141,16 @@ impl State {
                 id: id.to_string(),
                 since: now,
             });
+        }
+    }
+
+    /// Records the archive sizes of the sources that succeeded in `m`.
+    pub fn record_source_sizes(&mut self, m: &crate::manifest::Manifest) {
+        for r in &m.role_status {
+            if r.status == crate::manifest::Status::Succeeded {
+                self.source_sizes
+                    .insert(r.role_name.to_lowercase(), r.encrypted_size_in_bytes);
+            }
         }
     }
 

@@ -709,3 +709,64 @@ fn a_restore_that_fills_the_disk_fails_with_one_line_and_leaves_nothing() {
         assert!(left.is_empty(), "{ctx}: {left:?}");
     }
 }
+
+#[test]
+fn the_capacity_estimate_remembers_the_last_backup_across_targets() {
+    // 6 MiB that compress to almost nothing: the plain size (a walk of the source) does not
+    // fit on a 4 MiB target, the size of the last backup does.
+    let w = World::new();
+    let (cer, _) = w.new_cert("remember", None);
+    w.write("src/a/zeros.bin", &vec![0u8; 6 << 20]);
+    std::fs::create_dir_all(w.path("first")).unwrap();
+    let out = w
+        .cmd()
+        .args(["configure", "--path"])
+        .arg(w.path("first"))
+        .args(["--username", "u", "--password-stdin", "--no-verify"])
+        .arg("--encryption-cert-path")
+        .arg(&cer)
+        .args(["--source", "a=src/a"])
+        .write_stdin("pw\n")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let Some(_fs) = Tmpfs::mount(w.path("small"), "4m") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let to_small = |w: &World| {
+        let out = run_at(
+            w,
+            T0,
+            &[
+                "configure",
+                "--no-verify",
+                "--path",
+                &w.path("small").display().to_string(),
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    // Never backed up: the estimate is the plain size, which does not fit.
+    to_small(&w);
+    let out = run_at(&w, "2026-01-01T01:00:00Z", &["start-backup"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 4, "{err}");
+    assert!(err.contains("needs about 6.0 MiB"), "{err}");
+    // Backed up once elsewhere: that backup's size is the estimate on the new target too.
+    let out = run_at(
+        &w,
+        T0,
+        &[
+            "configure",
+            "--no-verify",
+            "--path",
+            &w.path("first").display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    json_at(&w, "2026-01-01T02:00:00Z", &["start-backup"]);
+    to_small(&w);
+    let v = json_at(&w, "2026-01-01T03:00:00Z", &["start-backup"]);
+    assert_eq!(v["status"], "Succeeded", "{v}");
+}
