@@ -148,14 +148,12 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// what `verify --key` does.
 ///
 /// Two threads share the work, passing blocks of [`BLOCK`] bytes through a queue of
-/// [`QUEUE_BLOCKS`]. The calling thread reads `input` (decryption and hashing happen in that
-/// reader, so every read of the target stays on the calling thread); where decompression
-/// runs depends on what the other thread has to do, so that the two halves weigh about the
-/// same (docs/BENCHMARKS.md):
-/// - restoring: the calling thread also decompresses; the other parses the tar stream, checks
-///   every entry and writes the files;
-/// - verifying: the other thread decompresses and parses (parsing alone is about 1 % of the
-///   work, hashing and decryption about half of it).
+/// [`QUEUE_BLOCKS`]: the calling thread reads `input` (decryption and hashing happen in that
+/// reader, so every read of the target stays on the calling thread: about half of the work);
+/// the other decompresses, parses the tar stream, checks every entry and, restoring, writes
+/// directories, symlinks and large files. Small files are written by a third thread
+/// (`unpack/writer.rs`). Until the file writer existed, restoring decompressed on the calling
+/// thread, which then became the critical path (docs/BENCHMARKS.md).
 ///
 /// An error of the calling thread's side is queued in the stream where it occurred, for the
 /// other side to meet there. Only what the tar parser reads is ever unpacked: read-ahead past
@@ -175,30 +173,15 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
         let blocks = BlockReader::new(rx, recycle_tx);
         let opts = *opts;
-        let restoring = root.is_some();
         let extractor = std::thread::Builder::new()
             .name("unpack-extract".into())
             .spawn_scoped(scope, move || {
-                if restoring {
-                    extract(blocks, root, &opts)
-                } else {
-                    // zstd reads the queued blocks in place.
-                    extract(
-                        zstd::Decoder::with_buffer(blocks).map_err(zstd_err)?,
-                        None,
-                        &opts,
-                    )
-                }
+                // zstd reads the queued blocks in place.
+                let tar_stream = zstd::Decoder::with_buffer(blocks).map_err(zstd_err)?;
+                extract(tar_stream, root, &opts)
             })
             .map_err(|e| Error::io("starting the unpacking thread".to_string(), e))?;
-        if restoring {
-            match zstd::Decoder::new(input) {
-                Ok(dec) => decode_blocks(dec, &tx, &recycle_rx),
-                Err(e) => drop(tx.send(Err(e))),
-            }
-        } else {
-            decode_blocks(input, &tx, &recycle_rx);
-        }
+        decode_blocks(input, &tx, &recycle_rx);
         drop(tx);
         match extractor.join() {
             Ok(r) => r,
