@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use blocks::{decode_blocks, BlockReader};
 use cap_std::fs::Dir;
 use dest::{create_file, finish_file, io_err, make_dir, make_symlink, set_dir_times, Dest};
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -82,22 +81,48 @@ fn os_name(c: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(c).into_owned())
 }
 
-/// The entries seen so far, by a keyed hash of their path (8 bytes each, whatever the name
-/// length: 200,000 entries cost a few MiB).
+/// The entries seen so far: a keyed hash of each path with the entry's kind in its two lowest
+/// bits, one `u64` per entry whatever the name's length. In a `hashbrown::HashTable` that is
+/// 9 bytes a slot (a `HashMap<u64, Seen>` takes 17): 200,000 entries cost 2.3 MB, 3.5 MB while
+/// the table grows (docs/BENCHMARKS.md, memory with 10 times the files).
 struct Index {
     hasher: std::collections::hash_map::RandomState,
-    seen: HashMap<u64, Seen>,
+    seen: hashbrown::HashTable<u64>,
 }
 
 impl Index {
+    fn new() -> Self {
+        Index {
+            hasher: Default::default(),
+            seen: hashbrown::HashTable::new(),
+        }
+    }
+
+    /// The path's key: its keyed hash without the two bits that hold the kind.
     fn key(&self, parts: &[Vec<u8>]) -> u64 {
-        self.hasher.hash_one(parts)
+        self.hasher.hash_one(parts) & !3
+    }
+
+    /// Where the table files a key (or an entry, whose kind bits are ignored). The rotation
+    /// moves the cleared bits away from both the bits that pick a slot and the top seven
+    /// bits the table keeps as a tag.
+    fn slot_hash(entry: u64) -> u64 {
+        (entry & !3).rotate_right(32)
+    }
+
+    fn get(&self, key: u64) -> Option<Seen> {
+        let entry = self.seen.find(Self::slot_hash(key), |&e| e & !3 == key)?;
+        Some(match entry & 3 {
+            1 => Seen::Dir,
+            2 => Seen::File,
+            _ => Seen::Symlink,
+        })
     }
 
     /// Refuses an entry that sits below a symlink or a file, or that repeats a name.
     fn check(&self, parts: &[Vec<u8>], kind: Seen, shown: &str) -> Result<()> {
         for i in 1..parts.len() {
-            match self.seen.get(&self.key(&parts[..i])) {
+            match self.get(self.key(&parts[..i])) {
                 Some(Seen::Symlink) => {
                     return Err(refuse(
                         shown,
@@ -119,7 +144,7 @@ impl Index {
                 _ => {}
             }
         }
-        match self.seen.get(&self.key(parts)) {
+        match self.get(self.key(parts)) {
             Some(Seen::Dir) if kind == Seen::Dir => Ok(()),
             Some(_) => Err(refuse(
                 shown,
@@ -130,8 +155,20 @@ impl Index {
     }
 
     fn add(&mut self, parts: &[Vec<u8>], kind: Seen) {
-        let k = self.key(parts);
-        self.seen.insert(k, kind);
+        let key = self.key(parts);
+        let entry = key
+            | match kind {
+                Seen::Dir => 1,
+                Seen::File => 2,
+                Seen::Symlink => 3,
+            };
+        match self.seen.find_mut(Self::slot_hash(key), |&e| e & !3 == key) {
+            Some(e) => *e = entry,
+            None => {
+                self.seen
+                    .insert_unique(Self::slot_hash(key), entry, |&e| Self::slot_hash(e));
+            }
+        }
     }
 }
 
@@ -291,10 +328,7 @@ fn read_entries<R: Read>(
     } else {
         0o777
     };
-    let mut index = Index {
-        hasher: Default::default(),
-        seen: HashMap::new(),
-    };
+    let mut index = Index::new();
     let mut stats = UnpackStats::default();
     let entries = ar
         .entries()
@@ -477,6 +511,30 @@ mod tests {
             }
             assert!(!outer.path().join("evil").exists(), "case {i} escaped");
         }
+    }
+
+    #[test]
+    fn the_index_keeps_every_entry_and_its_kind() {
+        let kinds = [Seen::Dir, Seen::File, Seen::Symlink];
+        let path = |i: usize| {
+            vec![
+                format!("d{}", i % 50).into_bytes(),
+                format!("f{i}").into_bytes(),
+            ]
+        };
+        let mut index = Index::new();
+        for i in 0..20_000 {
+            index.add(&path(i), kinds[i % 3]);
+        }
+        for i in 0..20_000 {
+            assert_eq!(index.get(index.key(&path(i))), Some(kinds[i % 3]), "{i}");
+        }
+        for i in 20_000..40_000 {
+            assert_eq!(index.get(index.key(&path(i))), None, "{i}");
+        }
+        index.add(&path(1), Seen::Dir);
+        assert_eq!(index.get(index.key(&path(1))), Some(Seen::Dir));
+        assert_eq!(index.seen.len(), 20_000);
     }
 
     #[test]
