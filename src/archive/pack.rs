@@ -67,43 +67,7 @@ pub fn pack<W: Write>(
     let (stats, write_error) = std::thread::scope(|scope| -> Result<_> {
         let reader = std::thread::Builder::new()
             .name("backup-read".into())
-            .spawn_scoped(scope, move || -> Result<PackStats> {
-                let mut out = BlockWriter {
-                    tx: &tx,
-                    recycle: recycle_rx,
-                    block: Vec::new(),
-                    filled: 0,
-                };
-                let mut builder = tar::Builder::new(&mut out);
-                builder.follow_symlinks(false);
-                builder.sparse(false);
-                let mut stats = PackStats::default();
-                // One report per PROGRESS_BYTES read or PROGRESS_INTERVAL, not one per file:
-                // with many small files a message (and a wake-up of the compressing thread)
-                // per file cost more than the files' contents.
-                let mut last = (0u64, std::time::Instant::now());
-                let mut on_file = |bytes: u64| {
-                    if bytes - last.0 >= PROGRESS_BYTES || last.1.elapsed() >= PROGRESS_INTERVAL {
-                        last = (bytes, std::time::Instant::now());
-                        let _ = tx.send(Msg::Progress(bytes));
-                    }
-                };
-                let headers = Headers::new();
-                walk(
-                    &mut builder,
-                    &headers,
-                    dir,
-                    Path::new(""),
-                    &mut stats,
-                    &mut on_file,
-                )?;
-                let _ = tx.send(Msg::Progress(stats.bytes));
-                let finishing = |e| Error::io("finishing tar stream".to_string(), e);
-                builder.finish().map_err(finishing)?;
-                drop(builder);
-                out.send().map_err(finishing)?;
-                Ok(stats)
-            })
+            .spawn_scoped(scope, move || read_tree(dir, &tx, recycle_rx))
             .map_err(|e| Error::io("starting the reading thread".to_string(), e))?;
         let mut write_error = None;
         for msg in rx.iter() {
@@ -134,6 +98,50 @@ pub fn pack<W: Write>(
         .finish()
         .map_err(|e| Error::io("finishing zstd stream".to_string(), e))?;
     Ok((out, stats))
+}
+
+/// The reading thread: walks `dir`, reads its files and queues the tar stream in blocks (and
+/// progress messages) to the compressing thread.
+fn read_tree(
+    dir: &Path,
+    tx: &std::sync::mpsc::SyncSender<Msg>,
+    recycle_rx: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> Result<PackStats> {
+    let mut out = BlockWriter {
+        tx,
+        recycle: recycle_rx,
+        block: Vec::new(),
+        filled: 0,
+    };
+    let mut builder = tar::Builder::new(&mut out);
+    builder.follow_symlinks(false);
+    builder.sparse(false);
+    let mut stats = PackStats::default();
+    // One report per PROGRESS_BYTES read or PROGRESS_INTERVAL, not one per file:
+    // with many small files a message (and a wake-up of the compressing thread)
+    // per file cost more than the files' contents.
+    let mut last = (0u64, std::time::Instant::now());
+    let mut on_file = |bytes: u64| {
+        if bytes - last.0 >= PROGRESS_BYTES || last.1.elapsed() >= PROGRESS_INTERVAL {
+            last = (bytes, std::time::Instant::now());
+            let _ = tx.send(Msg::Progress(bytes));
+        }
+    };
+    let headers = Headers::new();
+    walk(
+        &mut builder,
+        &headers,
+        dir,
+        Path::new(""),
+        &mut stats,
+        &mut on_file,
+    )?;
+    let _ = tx.send(Msg::Progress(stats.bytes));
+    let finishing = |e| Error::io("finishing tar stream".to_string(), e);
+    builder.finish().map_err(finishing)?;
+    drop(builder);
+    out.send().map_err(finishing)?;
+    Ok(stats)
 }
 
 /// Bytes of tar stream per block handed from the reading thread to the compressing one.
