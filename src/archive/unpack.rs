@@ -365,7 +365,9 @@ fn read_entries<R: Read>(
             None
         };
         let Some(out) = out.as_deref_mut() else {
-            let n = io::copy(&mut entry, &mut io::sink())
+            // Through a buffer of our own: io::copy's would be cleared for every entry.
+            let buf = init_write_buf(&mut write_buf);
+            let n = copy_large(&mut entry, &mut io::sink(), buf)
                 .map_err(|e| Error::from_data_io(format!("reading {shown}"), e))?;
             if seen == Seen::File {
                 stats.files += 1;
@@ -386,9 +388,9 @@ fn read_entries<R: Read>(
             }
             // Sparse entries expand beyond their header's size: never buffered.
             Seen::File if kind != tar::EntryType::GNUSparse && entry.size() <= SMALL_FILE => {
-                let n = out
-                    .writer
-                    .add(parent, name, shown, (mode, mtime), &mut entry)?;
+                let size = entry.size();
+                let file = (&mut entry, size);
+                let n = out.writer.add(parent, name, shown, (mode, mtime), file)?;
                 stats.files += 1;
                 stats.bytes += n;
             }
@@ -402,6 +404,14 @@ fn read_entries<R: Read>(
         }
     }
     Ok(stats)
+}
+
+/// The buffer file data is copied through, allocated (and cleared) once.
+fn init_write_buf(write_buf: &mut Vec<u8>) -> &mut [u8] {
+    if write_buf.is_empty() {
+        *write_buf = vec![0u8; WRITE_BUFFER];
+    }
+    write_buf
 }
 
 /// An error while copying an entry's data: one of the archive's (damaged or forged data, a
@@ -426,10 +436,8 @@ fn write_data(
     (mode, mtime): (u32, u64),
     write_buf: &mut Vec<u8>,
 ) -> Result<u64> {
-    if write_buf.is_empty() {
-        *write_buf = vec![0u8; WRITE_BUFFER];
-    }
-    let n = copy_large(entry, &mut file, write_buf).map_err(|e| read_or_write_err(shown, e))?;
+    let n = copy_large(entry, &mut file, init_write_buf(write_buf))
+        .map_err(|e| read_or_write_err(shown, e))?;
     finish_file(&file, shown, mode, mtime)?;
     Ok(n)
 }

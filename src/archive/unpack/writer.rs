@@ -92,28 +92,25 @@ impl<'scope> FileWriter<'scope> {
         })
     }
 
-    /// Reads the data of a regular file's entry (at most [`SMALL_FILE`] bytes) and queues the
-    /// file. Returns the bytes read.
+    /// Reads the `size` bytes of a regular file's entry (at most [`SMALL_FILE`]) and queues
+    /// the file. Returns the bytes read.
     pub(super) fn add(
         &mut self,
         parent: &Arc<Dir>,
         name: PathBuf,
         shown: String,
         (mode, mtime): (u32, u64),
-        entry: &mut impl Read,
+        (entry, size): (&mut impl Read, u64),
     ) -> Result<u64> {
         let before = self.batch.data.len();
-        let read = entry
-            .take(SMALL_FILE)
-            .read_to_end(&mut self.batch.data)
-            .map_err(|e| read_or_write_err(&shown, e));
-        let n = match read {
-            Ok(n) => n,
-            Err(e) => {
-                self.batch.data.truncate(before);
-                return Err(e);
-            }
-        };
+        let size = size.min(SMALL_FILE) as usize;
+        // Exactly the entry's bytes into the batch (read_to_end would clear its spare
+        // capacity, 8 KiB or more, for every file).
+        self.batch.data.resize(before + size, 0);
+        if let Err(e) = entry.read_exact(&mut self.batch.data[before..]) {
+            self.batch.data.truncate(before);
+            return Err(read_or_write_err(&shown, e));
+        }
         self.batch.jobs.push(Job {
             parent: Arc::clone(parent),
             name,
@@ -125,7 +122,7 @@ impl<'scope> FileWriter<'scope> {
         if self.batch.data.len() >= BATCH_BYTES || self.batch.jobs.len() >= BATCH_FILES {
             self.send()?;
         }
-        Ok(n as u64)
+        Ok(size as u64)
     }
 
     /// Hands the batch being filled to the writer.
