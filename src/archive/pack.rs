@@ -213,7 +213,8 @@ impl BlockWriter<'_> {
         let mut at_end = false;
         while remaining > 0 {
             let room = self.room();
-            let want = room.len().min(READ_PIECE).min(remaining as usize);
+            // (In u64 first: on 32-bit targets a file may hold more than usize::MAX bytes.)
+            let want = (room.len().min(READ_PIECE) as u64).min(remaining) as usize;
             // One byte more where there is room: the read that returns the last bytes then
             // also tells whether the file grew, with no further read.
             let ask = if want as u64 == remaining && want < room.len() {

@@ -189,8 +189,9 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// reader, so every read of the target stays on the calling thread: about half of the work);
 /// the other decompresses, parses the tar stream, checks every entry and, restoring, writes
 /// directories, symlinks and large files. Small files are written by a third thread
-/// (`unpack/writer.rs`). Until the file writer existed, restoring decompressed on the calling
-/// thread, which then became the critical path (docs/BENCHMARKS.md).
+/// (`unpack/writer.rs`). (Restoring used to decompress on the calling thread; once small
+/// files moved to the writer, that made the calling thread the critical path:
+/// docs/BENCHMARKS.md.)
 ///
 /// An error of the calling thread's side is queued in the stream where it occurred, for the
 /// other side to meet there. Only what the tar parser reads is ever unpacked: read-ahead past
