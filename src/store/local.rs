@@ -27,7 +27,7 @@ impl LocalStore {
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound {
                 target: name.clone(),
-                what: "the directory".into(),
+                what: "directory".into(),
                 detail: format!(" ({name} does not exist; create it, or mount the share there)"),
             }),
             Err(e) => Err(StoreError::from_io(&name, "open", "", e)),
