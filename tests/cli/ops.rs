@@ -770,3 +770,49 @@ fn the_capacity_estimate_remembers_the_last_backup_across_targets() {
     let v = json_at(&w, "2026-01-01T03:00:00Z", &["start-backup"]);
     assert_eq!(v["status"], "Succeeded", "{v}");
 }
+
+#[test]
+fn a_restore_of_one_file_per_folder_stays_within_a_low_open_file_limit() {
+    // Small files are written by a thread of their own, each holding its folder open until
+    // it is written: 1,500 folders of one file each must not need 1,500 open files.
+    let w = World::new();
+    let (cer, key) = w.new_cert("fds", None);
+    for i in 0..1500 {
+        w.write(&format!("src/a/d{i:04}/f"), b"one small file\n");
+    }
+    std::fs::create_dir_all(w.path("share")).unwrap();
+    let out = w
+        .cmd()
+        .args(["configure", "--path"])
+        .arg(w.path("share"))
+        .args(["--username", "u", "--password-stdin", "--no-verify"])
+        .arg("--encryption-cert-path")
+        .arg(&cer)
+        .args(["--source", "a=src/a"])
+        .write_stdin("pw\n")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let id = json_at(&w, T0, &["start-backup"])["backupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 128 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_azs-backup"))
+        .arg("--config")
+        .arg(w.config())
+        .args(["restore", &id, "--key"])
+        .arg(&key)
+        .arg("--to")
+        .arg(w.path("out"))
+        .current_dir(w.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    for i in [0, 777, 1499] {
+        let back = std::fs::read(w.path(&format!("out/a/d{i:04}/f"))).unwrap();
+        assert_eq!(back, b"one small file\n");
+    }
+}

@@ -23,9 +23,14 @@ use std::thread::{Scope, ScopedJoinHandle};
 pub(super) const SMALL_FILE: u64 = 256 << 10;
 /// A batch is handed over once it holds this many bytes of data ...
 const BATCH_BYTES: usize = 512 << 10;
-/// ... or this many files. With one batch queued, one being written and one being filled, the
-/// writer costs at most about 3 × (BATCH_BYTES + SMALL_FILE) of memory.
+/// ... or this many files ...
 const BATCH_FILES: usize = 512;
+/// ... or files in this many directories: each job holds its parent directory open until its
+/// file is written, and an archive of one file per directory must not run into the limit on
+/// open files (often 1024, sometimes far less; the old one-thread restore held one directory).
+/// With one batch queued, one being written and one being filled, the writer holds at most
+/// 3 × BATCH_DIRS directories open and 3 × (BATCH_BYTES + SMALL_FILE) of memory.
+const BATCH_DIRS: usize = 16;
 
 /// One file: where it goes and where its data ends in the batch's `data`.
 struct Job {
@@ -41,6 +46,9 @@ struct Job {
 struct Batch {
     data: Vec<u8>,
     jobs: Vec<Job>,
+    /// Distinct parent directories among `jobs` (counted where the parent changes: entries
+    /// come in directory order).
+    dirs: usize,
 }
 
 /// The extracting thread's end of the writer.
@@ -69,6 +77,7 @@ fn write_batches(rx: Receiver<Batch>, recycle: std::sync::mpsc::Sender<Batch>) -
             crate::testhook::point("unpack.file-written");
         }
         batch.data.clear();
+        batch.dirs = 0;
         // The extracting side may have finished already.
         let _ = recycle.send(batch);
     }
@@ -111,6 +120,14 @@ impl<'scope> FileWriter<'scope> {
             self.batch.data.truncate(before);
             return Err(read_or_write_err(&shown, e));
         }
+        if self
+            .batch
+            .jobs
+            .last()
+            .is_none_or(|j| !Arc::ptr_eq(&j.parent, parent))
+        {
+            self.batch.dirs += 1;
+        }
         self.batch.jobs.push(Job {
             parent: Arc::clone(parent),
             name,
@@ -119,7 +136,10 @@ impl<'scope> FileWriter<'scope> {
             mtime,
             end: self.batch.data.len(),
         });
-        if self.batch.data.len() >= BATCH_BYTES || self.batch.jobs.len() >= BATCH_FILES {
+        if self.batch.data.len() >= BATCH_BYTES
+            || self.batch.jobs.len() >= BATCH_FILES
+            || self.batch.dirs >= BATCH_DIRS
+        {
             self.send()?;
         }
         Ok(size as u64)
