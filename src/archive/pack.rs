@@ -312,8 +312,10 @@ fn walk(
         .map(|e| (e.file_name(), e.file_type().ok()))
         .collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
-    // Files are opened by name in this handle; without one (it could not be opened), by path.
-    let handle = cap_std::fs::Dir::open_ambient_dir(&dir, cap_std::ambient_authority()).ok();
+    // Files are opened by name in a handle on this directory (by path where it cannot be
+    // opened). It is opened when a file needs it and closed before descending, so that a deep
+    // tree never holds more than one directory open.
+    let mut handle: Option<Option<cap_std::fs::Dir>> = None;
     for (name, listed) in names {
         let rel_path = rel.join(&name);
         let full = root.join(&rel_path);
@@ -334,14 +336,8 @@ fn walk(
             },
         };
         let appended = if ft.is_file() {
-            append_file(
-                b,
-                headers,
-                (handle.as_ref(), &name),
-                &full,
-                &rel_path,
-                stats,
-            )
+            let in_dir = handle.get_or_insert_with(|| dir_handle(&dir)).as_ref();
+            append_file(b, headers, (in_dir, &name), &full, &rel_path, stats)
         } else if let (true, Some(m)) = (ft.is_dir(), &m) {
             let mut h = header_for(m, tar::EntryType::Directory);
             b.append_data(&mut h, &rel_path, io::empty()).map(|_| true)
@@ -373,6 +369,7 @@ fn walk(
         if ft.is_file() {
             progress(stats.bytes);
         } else if ft.is_dir() {
+            handle = None;
             walk(b, headers, root, &rel_path, stats, progress)?;
         }
     }
@@ -454,6 +451,11 @@ fn octal(field: &mut [u8], mut val: u64) -> bool {
         val >>= 3;
     }
     true
+}
+
+/// A handle on the directory `dir` to open its files in; `None` where it cannot be opened.
+fn dir_handle(dir: &Path) -> Option<cap_std::fs::Dir> {
+    cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()).ok()
 }
 
 /// Opens a regular file without following a symlink swapped in since it was listed: by its

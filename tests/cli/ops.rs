@@ -816,3 +816,58 @@ fn a_restore_of_one_file_per_folder_stays_within_a_low_open_file_limit() {
         assert_eq!(back, b"one small file\n");
     }
 }
+
+#[test]
+fn a_backup_of_a_deep_tree_stays_within_a_low_open_file_limit() {
+    // Files are opened in a handle on their folder: a tree 200 folders deep, with a file on
+    // every level, must not hold a handle per level.
+    let w = World::new();
+    let (cer, key) = w.new_cert("deep", None);
+    let mut rel = String::from("src/a");
+    for i in 0..200 {
+        rel.push_str(&format!("/{}", i % 10));
+        w.write(&format!("{rel}/f"), format!("level {i}\n").as_bytes());
+    }
+    std::fs::create_dir_all(w.path("share")).unwrap();
+    let out = w
+        .cmd()
+        .args(["configure", "--path"])
+        .arg(w.path("share"))
+        .args(["--username", "u", "--password-stdin", "--no-verify"])
+        .arg("--encryption-cert-path")
+        .arg(&cer)
+        .args(["--source", "a=src/a"])
+        .write_stdin("pw\n")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_azs-backup"))
+        .arg("--config")
+        .arg(w.config())
+        .args(["start-backup", "--json"])
+        .env("AZS_BACKUP_NOW", T0)
+        .current_dir(w.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "Succeeded", "{v}");
+    let id = v["backupId"].as_str().unwrap().to_string();
+    let out = w
+        .cmd()
+        .args(["restore", &id, "--key"])
+        .arg(&key)
+        .arg("--to")
+        .arg(w.path("out"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let deepest = rel.replacen("src/a", "out/a", 1);
+    assert_eq!(
+        std::fs::read(w.path(&format!("{deepest}/f"))).unwrap(),
+        b"level 199\n"
+    );
+}
