@@ -657,29 +657,14 @@ fn a_restore_that_fills_the_disk_fails_with_one_line_and_leaves_nothing() {
             return;
         };
         let (cer, key) = w.new_cert("full", None);
-        std::fs::create_dir_all(w.path("share")).unwrap();
         for i in 0..small {
             w.write(&format!("src/a/d{}/f{i:04}", i % 7), &noise(6000, i as u64));
         }
         if large > 0 {
             w.write("src/a/big.bin", &noise(large, 9));
         }
-        let out = w
-            .cmd()
-            .args(["configure", "--path"])
-            .arg(w.path("share"))
-            .args(["--username", "u", "--password-stdin"])
-            .arg("--encryption-cert-path")
-            .arg(&cer)
-            .args(["--source", "a=src/a", "--no-verify"])
-            .write_stdin("pw\n")
-            .output()
-            .unwrap();
-        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-        let id = json_at(&w, T0, &["start-backup"])["backupId"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        w.configure(&cer, &["a=src/a"]);
+        let id = w.backup();
         let out = w
             .cmd()
             .args(["restore", &id, "--key"])
@@ -717,58 +702,46 @@ fn the_capacity_estimate_remembers_the_last_backup_across_targets() {
     let w = World::new();
     let (cer, _) = w.new_cert("remember", None);
     w.write("src/a/zeros.bin", &vec![0u8; 6 << 20]);
-    std::fs::create_dir_all(w.path("first")).unwrap();
-    let out = w
-        .cmd()
-        .args(["configure", "--path"])
-        .arg(w.path("first"))
-        .args(["--username", "u", "--password-stdin", "--no-verify"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "a=src/a"])
-        .write_stdin("pw\n")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    w.configure(&cer, &["a=src/a"]);
     let Some(_fs) = Tmpfs::mount(w.path("small"), "4m") else {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let to_small = |w: &World| {
-        let out = run_at(
-            w,
-            T0,
-            &[
-                "configure",
-                "--no-verify",
-                "--path",
-                &w.path("small").display().to_string(),
-            ],
-        );
+    let move_to = |w: &World, dir: &str| {
+        let path = w.path(dir).display().to_string();
+        let out = run_at(w, T0, &["configure", "--no-verify", "--path", &path]);
         assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     };
     // Never backed up: the estimate is the plain size, which does not fit.
-    to_small(&w);
+    move_to(&w, "small");
     let out = run_at(&w, "2026-01-01T01:00:00Z", &["start-backup"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 4, "{err}");
     assert!(err.contains("needs about 6.0 MiB"), "{err}");
     // Backed up once elsewhere: that backup's size is the estimate on the new target too.
-    let out = run_at(
-        &w,
-        T0,
-        &[
-            "configure",
-            "--no-verify",
-            "--path",
-            &w.path("first").display().to_string(),
-        ],
-    );
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    move_to(&w, "backups");
     json_at(&w, "2026-01-01T02:00:00Z", &["start-backup"]);
-    to_small(&w);
+    move_to(&w, "small");
     let v = json_at(&w, "2026-01-01T03:00:00Z", &["start-backup"]);
     assert_eq!(v["status"], "Succeeded", "{v}");
+}
+
+/// Runs the binary in `w` (at time `T0`) with at most `limit` open files (`ulimit -n`).
+fn with_open_file_limit(w: &World, limit: u32, args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new("sh");
+    for v in common::CLEARED_ENV {
+        c.env_remove(v);
+    }
+    c.arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_azs-backup"))
+        .arg("--config")
+        .arg(w.config())
+        .args(args)
+        .env("AZS_BACKUP_NOW", T0)
+        .current_dir(w.path(""))
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -780,36 +753,13 @@ fn a_restore_of_one_file_per_folder_stays_within_a_low_open_file_limit() {
     for i in 0..1500 {
         w.write(&format!("src/a/d{i:04}/f"), b"one small file\n");
     }
-    std::fs::create_dir_all(w.path("share")).unwrap();
-    let out = w
-        .cmd()
-        .args(["configure", "--path"])
-        .arg(w.path("share"))
-        .args(["--username", "u", "--password-stdin", "--no-verify"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "a=src/a"])
-        .write_stdin("pw\n")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let id = json_at(&w, T0, &["start-backup"])["backupId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 128 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_azs-backup"))
-        .arg("--config")
-        .arg(w.config())
-        .args(["restore", &id, "--key"])
-        .arg(&key)
-        .arg("--to")
-        .arg(w.path("out"))
-        .current_dir(w.path(""))
-        .output()
-        .unwrap();
+    w.configure(&cer, &["a=src/a"]);
+    let id = w.backup();
+    let (key, to) = (
+        key.display().to_string(),
+        w.path("out").display().to_string(),
+    );
+    let out = with_open_file_limit(&w, 128, &["restore", &id, "--key", &key, "--to", &to]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     for i in [0, 777, 1499] {
         let back = std::fs::read(w.path(&format!("out/a/d{i:04}/f"))).unwrap();
@@ -819,39 +769,19 @@ fn a_restore_of_one_file_per_folder_stays_within_a_low_open_file_limit() {
 
 #[test]
 fn a_backup_of_a_deep_tree_stays_within_a_low_open_file_limit() {
-    // Files are opened in a handle on their folder: a tree 200 folders deep, with a file on
-    // every level, must not hold a handle per level.
+    // Files are opened in a handle on their folder: a tree 200 folders deep, with a file
+    // listed before the next folder (`a`) and one after it (`z`) on every level, must not
+    // hold a handle per level.
     let w = World::new();
     let (cer, key) = w.new_cert("deep", None);
     let mut rel = String::from("src/a");
     for i in 0..200 {
-        rel.push_str(&format!("/{}", i % 10));
-        w.write(&format!("{rel}/f"), format!("level {i}\n").as_bytes());
+        rel.push_str(&format!("/d{}", i % 10));
+        w.write(&format!("{rel}/a"), format!("level {i}\n").as_bytes());
+        w.write(&format!("{rel}/z"), format!("level {i}, last\n").as_bytes());
     }
-    std::fs::create_dir_all(w.path("share")).unwrap();
-    let out = w
-        .cmd()
-        .args(["configure", "--path"])
-        .arg(w.path("share"))
-        .args(["--username", "u", "--password-stdin", "--no-verify"])
-        .arg("--encryption-cert-path")
-        .arg(&cer)
-        .args(["--source", "a=src/a"])
-        .write_stdin("pw\n")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_azs-backup"))
-        .arg("--config")
-        .arg(w.config())
-        .args(["start-backup", "--json"])
-        .env("AZS_BACKUP_NOW", T0)
-        .current_dir(w.path(""))
-        .output()
-        .unwrap();
+    w.configure(&cer, &["a=src/a"]);
+    let out = with_open_file_limit(&w, 64, &["start-backup", "--json"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "Succeeded", "{v}");
@@ -867,7 +797,9 @@ fn a_backup_of_a_deep_tree_stays_within_a_low_open_file_limit() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let deepest = rel.replacen("src/a", "out/a", 1);
     assert_eq!(
-        std::fs::read(w.path(&format!("{deepest}/f"))).unwrap(),
+        std::fs::read(w.path(&format!("{deepest}/a"))).unwrap(),
         b"level 199\n"
     );
+    let top = w.path("out/a/d0/z");
+    assert_eq!(std::fs::read(top).unwrap(), b"level 0, last\n");
 }
