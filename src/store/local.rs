@@ -97,14 +97,7 @@ impl Upload for LocalUpload<'_> {
             .metadata()
             .map_err(|e| t.err("stat", &rel, e))?
             .len();
-        if found != self.written {
-            return Err(StoreError::ShortWrite {
-                target: t.name.clone(),
-                path: rel,
-                written: self.written,
-                found,
-            });
-        }
+        StoreError::check_size(&t.name, &rel, self.written, found)?;
         let dest = t.full(&rel)?;
         // persist_noclobber: never replaces an existing file.
         tmp.persist_noclobber(&dest)

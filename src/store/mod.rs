@@ -73,6 +73,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `Ok` when the target holds as many bytes of `path` as were `written`, else
+    /// [`StoreError::ShortWrite`]: every upload checks this before it is renamed into place.
+    pub fn check_size(target: &str, path: &str, written: u64, found: u64) -> Result<(), Self> {
+        if found == written {
+            return Ok(());
+        }
+        Err(StoreError::ShortWrite {
+            target: target.to_string(),
+            path: path.to_string(),
+            written,
+            found,
+        })
+    }
+
     /// True for errors that mean the target as a whole cannot be used (unreachable, denied,
     /// missing share, full), as opposed to one file being wrong.
     pub fn is_target_unavailable(&self) -> bool {

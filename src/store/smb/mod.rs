@@ -491,14 +491,9 @@ impl Store for SmbStore {
                 return Err(self.err("stat", path, e));
             }
         };
-        if found != data.len() as u64 {
+        if let Err(e) = StoreError::check_size(&self.name, path, data.len() as u64, found) {
             self.discard(&url);
-            return Err(StoreError::ShortWrite {
-                target: self.name.clone(),
-                path: path.to_string(),
-                written: data.len() as u64,
-                found,
-            });
+            return Err(e);
         }
         Ok(true)
     }

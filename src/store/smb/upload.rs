@@ -203,14 +203,7 @@ impl<'a> SmbUpload<'a> {
             .stat(&self.tmp_url)
             .map_err(|e| t.err("stat", &rel, e))?
             .size;
-        if found != self.written {
-            return Err(StoreError::ShortWrite {
-                target: t.name.clone(),
-                path: rel,
-                written: self.written,
-                found,
-            });
-        }
+        StoreError::check_size(&t.name, &rel, self.written, found)?;
         // libsmbclient's rename deletes an existing destination first: refuse it here.
         if t.stat_raw(&rel)?.is_some() {
             return Err(StoreError::AlreadyExists {
