@@ -453,3 +453,39 @@ fn scheduler_key_and_cleanup_commands_are_quiet_and_speak_json() {
     quiet(&["clear", "--yes"], None);
     assert!(!w.config().exists());
 }
+
+#[test]
+fn a_missing_local_target_is_one_line_naming_it_with_exit_4() {
+    let w = World::new();
+    let (cer, _) = w.new_cert("missing", None);
+    w.write("src/a/f", b"x");
+    let target = w.path("not/mounted/backups");
+    let out = w
+        .cmd()
+        .args(["configure", "--path"])
+        .arg(&target)
+        .args([
+            "--username",
+            "u",
+            "--password-stdin",
+            "--encryption-cert-path",
+        ])
+        .arg(&cer)
+        .args(["--source", "a=src/a"])
+        .write_stdin("pw\n")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 4, "{err}");
+    let t = target.display();
+    let want = format!(
+        "azs-backup: error: directory not found on {t}: check the share name and folder ({t} does not exist; create it, or mount the share there)"
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("error"))
+            .collect::<Vec<_>>(),
+        [want]
+    );
+    assert!(!w.path("not").exists(), "nothing created");
+}
