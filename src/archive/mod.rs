@@ -20,14 +20,6 @@ mod unpack;
 pub use pack::{pack, PackStats, MAX_CHANGED_LISTED};
 pub use unpack::{unpack, UnpackOptions, UnpackStats};
 
-/// At most this many zstd compression threads.
+/// At most this many compressing threads (each holds a zstd context and two blocks of 1 MiB in
+/// flight, so memory stays bounded on large machines too).
 pub const ZSTD_MAX_WORKERS: u32 = 4;
-/// zstd window of at most 2^21 bytes (2 MiB: what levels 3 to 7 use; higher levels would take
-/// 4 to 8 MiB per job in flight).
-pub const ZSTD_MAX_WINDOW_LOG: u32 = 21;
-/// Bytes of input per zstd job (zstd's default is 4 windows, 8 MiB at level 3; smaller jobs
-/// keep the buffers of the jobs in flight small: with 2 workers zstd keeps up to 8 jobs' output
-/// buffers and an input buffer of about 4 jobs). 1 MiB instead of 2 took about 10 MiB off a
-/// backup's peak RSS; the zstd CLI's output with `-B1048576` instead of `-B2097152` grew by
-/// 0.009 % at level 1 and 0.005 % at level 3 on the standard data set.
-pub const ZSTD_JOB_SIZE: u32 = 1 << 20;

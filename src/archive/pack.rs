@@ -1,7 +1,10 @@
 //! Packing a source directory into tar + zstd.
 
-use super::{ZSTD_JOB_SIZE, ZSTD_MAX_WINDOW_LOG, ZSTD_MAX_WORKERS};
+mod frames;
+
+use super::ZSTD_MAX_WORKERS;
 use crate::error::{Error, Result};
+use frames::Done;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -42,77 +45,82 @@ pub fn pack<W: Write>(
             io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         ));
     }
-    let mut enc =
-        zstd::Encoder::new(out, level).map_err(|e| Error::io("starting zstd".to_string(), e))?;
-    // Compress on up to ZSTD_MAX_WORKERS cores. Each worker holds its own window and buffers
-    // (about 40 MiB at level 3), so the cap keeps memory bounded on large machines too.
-    let _ = enc.multithread(
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1)
-            .min(ZSTD_MAX_WORKERS),
-    );
-    // Memory: each job in flight holds its input, its output and the window before it, so
-    // both are capped (levels below 8 use a window of at most 2 MiB anyway).
-    use zstd::stream::raw::CParameter;
-    if level >= 8 {
-        let _ = enc.set_parameter(CParameter::WindowLog(ZSTD_MAX_WINDOW_LOG));
-    }
-    let _ = enc.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE));
-    // Two threads (and zstd's workers): a reader walks the source, reads the files and builds
-    // the tar stream in blocks; this thread compresses them (handing whole jobs to the workers)
-    // and writes the output on (encryption, hashing and the target's writes happen there).
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(QUEUE_BLOCKS);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(ZSTD_MAX_WORKERS as usize);
+    // Threads: a reader walks the source, reads the files and builds the tar stream in blocks;
+    // `workers` threads compress the blocks into frames (frames.rs); this thread writes the
+    // frames on in order (encryption, hashing and the target's writes happen there).
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<frames::Job>(frames::QUEUED);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
     let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let (stats, write_error) = std::thread::scope(|scope| -> Result<_> {
+    let pool = frames::FramePool::default();
+    let mut out = out;
+    let (stats, failure) = std::thread::scope(|scope| -> Result<_> {
+        let spawn_error = |e| Error::io("starting the backup threads".to_string(), e);
+        // Each worker holds the queue's receiving end: once all have stopped, the reader's
+        // next block fails instead of waiting.
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+        for i in 0..workers {
+            let (jobs, done, pool) = (jobs.clone(), done_tx.clone(), &pool);
+            std::thread::Builder::new()
+                .name(format!("backup-zstd-{i}"))
+                .spawn_scoped(scope, move || frames::worker(level, jobs, done, pool))
+                .map_err(spawn_error)?;
+        }
+        drop(jobs);
+        let done = done_tx.clone();
+        let limit = frames::in_flight(workers);
         let reader = std::thread::Builder::new()
             .name("backup-read".into())
-            .spawn_scoped(scope, move || read_tree(dir, &tx, recycle_rx))
-            .map_err(|e| Error::io("starting the reading thread".to_string(), e))?;
-        let mut write_error = None;
-        for msg in rx.iter() {
-            match msg {
-                Msg::Block(block) => {
-                    if let Err(e) = enc.write_all(&block) {
-                        write_error = Some(e);
-                        break;
-                    }
-                    let _ = recycle_tx.send(block);
+            .spawn_scoped(scope, move || {
+                let blocks = frames::Blocks::new(job_tx, &done, recycle_rx, limit);
+                read_tree(dir, blocks)
+            })
+            .map_err(spawn_error)?;
+        drop(done_tx);
+        let mut in_order = frames::InOrder::new(recycle_tx, &pool);
+        let mut failure = None;
+        for msg in done_rx.iter() {
+            let r = match msg {
+                Done::Frame { seq, block, frame } => in_order.frame(&mut out, seq, block, frame),
+                Done::Progress(n) => {
+                    progress(n);
+                    Ok(())
                 }
-                Msg::Progress(n) => progress(n),
+                Done::Failed(e) => Err(e),
+            };
+            if let Err(e) = r {
+                failure = Some(e);
+                break;
             }
         }
-        // Hanging up stops the reader at its next block if this side failed.
-        drop(rx);
+        // Hanging up stops the reader at its next block (and the workers at their next
+        // frame) if this side failed.
+        if failure.is_none() && !in_order.complete() {
+            failure = Some(io::Error::other("a compressed block went missing"));
+        }
+        drop(done_rx);
+        drop(in_order);
         let stats = match reader.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        Ok((stats, write_error))
+        Ok((stats, failure))
     })?;
-    if let Some(e) = write_error {
+    if let Some(e) = failure {
         return Err(Error::io(format!("archiving {}", dir.display()), e));
     }
     let stats = stats?;
-    let out = enc
-        .finish()
-        .map_err(|e| Error::io("finishing zstd stream".to_string(), e))?;
     Ok((out, stats))
 }
 
 /// The reading thread: walks `dir`, reads its files and queues the tar stream in blocks (and
 /// progress messages) to the compressing thread.
-fn read_tree(
-    dir: &Path,
-    tx: &std::sync::mpsc::SyncSender<Msg>,
-    recycle_rx: std::sync::mpsc::Receiver<Vec<u8>>,
-) -> Result<PackStats> {
-    let mut out = BlockWriter {
-        tx,
-        recycle: recycle_rx,
-        block: Vec::new(),
-        filled: 0,
-    };
+fn read_tree(dir: &Path, blocks: frames::Blocks<'_>) -> Result<PackStats> {
+    let done = blocks.done;
+    let mut out = BlockWriter::new(blocks);
     let mut builder = tar::Builder::new(&mut out);
     builder.follow_symlinks(false);
     builder.sparse(false);
@@ -124,7 +132,7 @@ fn read_tree(
     let mut on_file = |bytes: u64| {
         if bytes - last.0 >= PROGRESS_BYTES || last.1.elapsed() >= PROGRESS_INTERVAL {
             last = (bytes, std::time::Instant::now());
-            let _ = tx.send(Msg::Progress(bytes));
+            let _ = done.send(Done::Progress(bytes));
         }
     };
     let headers = Headers::new();
@@ -136,7 +144,7 @@ fn read_tree(
         &mut stats,
         &mut on_file,
     )?;
-    let _ = tx.send(Msg::Progress(stats.bytes));
+    let _ = done.send(Done::Progress(stats.bytes));
     let finishing = |e| Error::io("finishing tar stream".to_string(), e);
     builder.finish().map_err(finishing)?;
     drop(builder);
@@ -144,10 +152,9 @@ fn read_tree(
     Ok(stats)
 }
 
-/// Bytes of tar stream per block handed from the reading thread to the compressing one.
+/// Bytes of tar stream per block: each is compressed into a zstd frame of its own. Independent
+/// frames of 1 MiB made the standard data set's output 0.08 % larger than one zstd stream.
 const BLOCK: usize = 1 << 20;
-/// Blocks queued between them.
-const QUEUE_BLOCKS: usize = 4;
 /// File data is read in pieces of at most this many bytes.
 const READ_PIECE: usize = 256 << 10;
 /// Progress is reported after a file once this many more bytes were read...
@@ -155,37 +162,35 @@ const PROGRESS_BYTES: u64 = 1 << 20;
 /// ... or this long after the last report.
 const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
-enum Msg {
-    /// The next bytes of the tar stream.
-    Block(Vec<u8>),
-    /// Content bytes read so far (after each file).
-    Progress(u64),
-}
-
 /// Collects the tar stream into blocks of [`BLOCK`] bytes and queues them; fails once the
 /// compressing side has hung up. File data is read straight into the block
 /// ([`BlockWriter::copy_file`]): no copy through a buffer of its own, no buffer to clear.
 struct BlockWriter<'a> {
-    tx: &'a std::sync::mpsc::SyncSender<Msg>,
-    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+    blocks: frames::Blocks<'a>,
     /// [`BLOCK`] bytes once in use (zeroed once; recycled blocks are reused as they are).
     block: Vec<u8>,
     /// Bytes of `block` that are stream.
     filled: usize,
 }
 
-impl BlockWriter<'_> {
+impl<'a> BlockWriter<'a> {
+    fn new(blocks: frames::Blocks<'a>) -> Self {
+        BlockWriter {
+            blocks,
+            block: Vec::new(),
+            filled: 0,
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.filled == 0 {
             return Ok(());
         }
-        let next = self.recycle.try_recv().unwrap_or_default();
-        let mut full = std::mem::replace(&mut self.block, next);
+        let mut full = std::mem::take(&mut self.block);
         full.truncate(self.filled);
         self.filled = 0;
-        self.tx
-            .send(Msg::Block(full))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressing side stopped"))
+        self.block = self.blocks.send(full)?;
+        Ok(())
     }
 
     /// The unfilled rest of the block (never empty: a full block is sent at once).
@@ -607,14 +612,10 @@ mod tests {
         let handle =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
         for by_handle in [true, false] {
-            let (tx, _rx) = std::sync::mpsc::sync_channel(8);
+            let (jobs, _jobs_rx) = std::sync::mpsc::sync_channel(8);
+            let (done, _done_rx) = std::sync::mpsc::channel();
             let (_recycle_tx, recycle) = std::sync::mpsc::channel();
-            let mut out = BlockWriter {
-                tx: &tx,
-                recycle,
-                block: Vec::new(),
-                filled: 0,
-            };
+            let mut out = BlockWriter::new(frames::Blocks::new(jobs, &done, recycle, 4));
             let mut b = tar::Builder::new(&mut out);
             let mut stats = PackStats::default();
             let name = std::ffi::OsStr::new("l");

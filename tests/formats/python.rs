@@ -103,6 +103,17 @@ fn unzstd(src: &Path, dst: &Path) {
     }
 }
 
+/// How many zstd frames `data` holds (one after the other, to its end).
+fn zstd_frames(mut data: &[u8]) -> usize {
+    let mut n = 0;
+    while !data.is_empty() {
+        let len = zstd::zstd_safe::find_frame_compressed_size(data).expect("a zstd frame");
+        data = &data[len..];
+        n += 1;
+    }
+    n
+}
+
 /// Extracts a tar file with Python's `tarfile` (independent of the `tar` crate).
 fn untar(tar: &Path, dest: &Path) {
     std::fs::create_dir_all(dest).unwrap();
@@ -296,9 +307,10 @@ fn python_decrypts_a_real_backup_byte_for_byte() {
     let w = World::new();
     let (cer, pem) = w.new_cert("format", None);
 
-    // Source "alpha": a 200 KiB random file (several chunks), an empty file, nested and empty
-    // directories, a name longer than 100 bytes, a symlink.
-    let mut random = vec![0u8; 200 * 1024];
+    // Source "alpha": a 2.5 MiB random file (many chunks; several zstd frames, one per MiB of
+    // tar stream), an empty file, nested and empty directories, a name longer than 100 bytes,
+    // a symlink.
+    let mut random = vec![0u8; 5 * 512 * 1024];
     getrandom::fill(&mut random).unwrap();
     w.write("alpha/data/random.bin", &random);
     w.write("alpha/empty.dat", b"");
@@ -309,7 +321,7 @@ fn python_decrypts_a_real_backup_byte_for_byte() {
     std::fs::create_dir_all(w.path("alpha/data/empty-dir")).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("hello.txt", w.path("alpha/link-to-hello")).unwrap();
-    // A file with a hole (a GNU sparse entry where the file system reports holes).
+    // A file with a hole (stored with its hole as zeros).
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileExt;
@@ -372,6 +384,13 @@ fn python_decrypts_a_real_backup_byte_for_byte() {
         let zst = work.join(format!("{name}.tar.zst"));
         let out = decrypt(&["--key", pem_arg], &archive, &zst);
         assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        if name == "alpha" {
+            let frames = zstd_frames(&std::fs::read(&zst).unwrap());
+            assert!(
+                frames >= 4,
+                "{frames} zstd frames: one per MiB of tar stream expected"
+            );
+        }
         let tar = work.join(format!("{name}.tar"));
         unzstd(&zst, &tar);
         let dest = work.join(format!("{name}-restored"));
