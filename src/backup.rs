@@ -343,17 +343,19 @@ fn read_back(
     written: u64,
     sha256: &str,
 ) -> std::result::Result<(), SourceFailure> {
-    let mut reader =
-        crate::verify::HashingReader::new(target.open(path).map_err(SourceFailure::Store)?);
-    io::copy(&mut reader, &mut io::sink()).map_err(|e| {
+    let mut counted = 0;
+    let mut count = |n: u64| counted = n;
+    let reader = crate::verify::HashingReader::with_progress(
+        target.open(path).map_err(SourceFailure::Store)?,
+        &mut count,
+    );
+    let digest = reader.finish().map_err(|e| {
         SourceFailure::Store(StoreError::from_io(&target.display(), "read back", path, e))
     })?;
-    let digest = hex::encode(reader.hash.finalize_reset());
-    if reader.bytes != written || digest != sha256 {
+    if counted != written || digest != sha256 {
         let _ = target.remove_file(path);
         return Err(SourceFailure::Source(format!(
-            "read-after-write check failed: {path} reads back as {} bytes with SHA-256 {digest}, but {written} bytes with SHA-256 {sha256} were written (the share lost or changed data)",
-            reader.bytes
+            "read-after-write check failed: {path} reads back as {counted} bytes with SHA-256 {digest}, but {written} bytes with SHA-256 {sha256} were written (the share lost or changed data)"
         )));
     }
     Ok(())

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, RoleStatus, Status};
 use crate::store::Store;
 use crate::verify::{check_identity, target_first, HashingReader, KeepError, OpenedWith};
-use sha2::Digest;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -174,7 +173,12 @@ fn unpack_source(
         ))
     })?;
     drop(dec);
-    let digest = hex::encode(reader.hash.finalize_reset());
+    let digest = reader.finish().map_err(|e| {
+        failed(Error::from_data_io(
+            format!("{}: {file}", role.role_name),
+            e,
+        ))
+    })?;
     if Some(digest.as_str()) != role.sha256.as_deref() {
         return Err(Error::VerificationFailed(format!(
             "{}: {file}: SHA-256 does not match the manifest; nothing of it was restored",
