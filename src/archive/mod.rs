@@ -20,6 +20,6 @@ mod unpack;
 pub use pack::{pack, PackStats, MAX_CHANGED_LISTED};
 pub use unpack::{unpack, UnpackOptions, UnpackStats};
 
-/// At most this many compressing threads (each holds a zstd context and two blocks of 1 MiB in
-/// flight, so memory stays bounded on large machines too).
+/// At most this many compressing threads (each holds a zstd context and adds one block of 1 MiB
+/// and its frame in flight), so memory stays bounded on large machines too.
 pub const ZSTD_MAX_WORKERS: u32 = 4;
