@@ -29,7 +29,8 @@ pub const FREQUENCY_RANGE: std::ops::RangeInclusive<u32> = 4..=12;
 pub const RETENTION_DEFAULT: u32 = 7;
 pub const RETENTION_RANGE: std::ops::RangeInclusive<u32> = 2..=14;
 /// zstd level used when the settings do not name one (chosen from the curve in docs/BENCHMARKS.md:
-/// level 3 costs about 60 % more CPU for 1.8 % less output on the standard data set).
+/// level 3 costs about 34 % more CPU and 27 % more time for 1.7 % less output on the standard
+/// data set).
 pub const COMPRESSION_LEVEL_DEFAULT: i32 = 1;
 /// zstd levels `configure --compression-level` accepts. Levels above 19 ("ultra") need windows
 /// of 32 MiB and more per worker, beyond the memory bound (docs/BENCHMARKS.md).
