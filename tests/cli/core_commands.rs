@@ -410,20 +410,9 @@ fn certificates_that_cannot_be_used_are_refused() {
         ("ec.cer", "RSA"),
         ("garbage.cer", "certificate"),
     ] {
+        let source = format!("s={}", src.parent().unwrap().display());
         let out = w
-            .cmd()
-            .args(["configure", "--path"])
-            .arg(w.path("backups"))
-            .args([
-                "--username",
-                "u",
-                "--password-stdin",
-                "--encryption-cert-path",
-            ])
-            .arg(d.join(file))
-            .arg("--source")
-            .arg(format!("s={}", src.parent().unwrap().display()))
-            .write_stdin("pw\n")
+            .configure_cmd(&w.path("backups"), &d.join(file), &[&source])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

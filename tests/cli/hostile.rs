@@ -701,11 +701,7 @@ fn a_version_2_backup_from_the_independent_encryptor_restores_with_the_recovery_
     }
     let to = h.w.path("out");
     let out =
-        h.w.cmd()
-            .args(["restore", &id, "--key"])
-            .arg(&recovery_pem)
-            .arg("--to")
-            .arg(&to)
+        h.w.restore_cmd(&id, &recovery_pem, &to)
             .arg("--from")
             .arg(&h.target)
             .output()

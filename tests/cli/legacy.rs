@@ -237,14 +237,7 @@ fn version_1_settings_keep_working_and_switch_one_way_to_a_certificate() {
     // Backup C with the certificate; A and B still restore with their keys (stdin and stored).
     w.write("src/identity/data.txt", b"made with the certificate\n");
     let c = w.backup();
-    let out = w
-        .cmd()
-        .args(["restore", &c, "--key"])
-        .arg(&pem)
-        .arg("--to")
-        .arg(w.path("c1"))
-        .output()
-        .unwrap();
+    let out = w.restore_cmd(&c, &pem, &w.path("c1")).output().unwrap();
     assert_restored(&w, &out, "c1", b"made with the certificate\n");
     assert_restored(
         &w,

@@ -576,19 +576,8 @@ fn a_backup_that_cannot_fit_fails_before_writing() {
     let (cer, _) = w.new_cert("cap", None);
     w.write("src/a/data.bin", &noise(3 << 20, 1));
     let out = w
-        .cmd()
+        .configure_cmd(&w.path("share/t"), &cer, &["a=src/a"])
         .env("AZS_BACKUP_NOW", T0)
-        .args(["configure", "--path"])
-        .arg(w.path("share/t"))
-        .args([
-            "--username",
-            "u",
-            "--password-stdin",
-            "--encryption-cert-path",
-        ])
-        .arg(&cer)
-        .args(["--source", "a=src/a"])
-        .write_stdin("pw\n")
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
@@ -666,11 +655,7 @@ fn a_restore_that_fills_the_disk_fails_with_one_line_and_leaves_nothing() {
         w.configure(&cer, &["a=src/a"]);
         let id = w.backup();
         let out = w
-            .cmd()
-            .args(["restore", &id, "--key"])
-            .arg(&key)
-            .arg("--to")
-            .arg(w.path("dest/out"))
+            .restore_cmd(&id, &key, &w.path("dest/out"))
             .output()
             .unwrap();
         let ctx = format!("{small} small files, {large} bytes large");
@@ -786,14 +771,7 @@ fn a_backup_of_a_deep_tree_stays_within_a_low_open_file_limit() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "Succeeded", "{v}");
     let id = v["backupId"].as_str().unwrap().to_string();
-    let out = w
-        .cmd()
-        .args(["restore", &id, "--key"])
-        .arg(&key)
-        .arg("--to")
-        .arg(w.path("out"))
-        .output()
-        .unwrap();
+    let out = w.restore_cmd(&id, &key, &w.path("out")).output().unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let deepest = rel.replacen("src/a", "out/a", 1);
     assert_eq!(

@@ -149,11 +149,7 @@ fn either_key_restores_and_every_command_names_both_thumbprints() {
     same_tree(&w, "by-escrow");
     // And the encryption key, which says so.
     let out = w
-        .cmd()
-        .args(["restore", &id, "--key"])
-        .arg(&main_pem)
-        .arg("--to")
-        .arg(w.path("by-main"))
+        .restore_cmd(&id, &main_pem, &w.path("by-main"))
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));

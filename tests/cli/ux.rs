@@ -461,18 +461,7 @@ fn a_missing_local_target_is_one_line_naming_it_with_exit_4() {
     w.write("src/a/f", b"x");
     let target = w.path("not/mounted/backups");
     let out = w
-        .cmd()
-        .args(["configure", "--path"])
-        .arg(&target)
-        .args([
-            "--username",
-            "u",
-            "--password-stdin",
-            "--encryption-cert-path",
-        ])
-        .arg(&cer)
-        .args(["--source", "a=src/a"])
-        .write_stdin("pw\n")
+        .configure_cmd(&target, &cer, &["a=src/a"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -110,16 +110,35 @@ impl World {
 
     /// A first `configure` of a local target `backups/` with the given sources (NAME=DIR).
     pub fn configure(&self, cer: &Path, sources: &[&str]) {
+        self.configure_cmd(&self.path("backups"), cer, sources)
+            .assert()
+            .success();
+    }
+
+    /// The `configure` command of a first configuration, not run: local target `target`, the
+    /// encryption certificate `cer`, the given sources (NAME=DIR), the share password on stdin.
+    pub fn configure_cmd(&self, target: &Path, cer: &Path, sources: &[&str]) -> Command {
         let mut c = self.cmd();
         c.args(["configure", "--path"])
-            .arg(self.path("backups"))
+            .arg(target)
             .args(["--username", "CONTOSO\\backupshareuser", "--password-stdin"])
             .arg("--encryption-cert-path")
             .arg(cer);
         for s in sources {
             c.args(["--source", s]);
         }
-        c.write_stdin("share-secret\n").assert().success();
+        c.write_stdin("share-secret\n");
+        c
+    }
+
+    /// `restore ID --key KEY --to TO`, not run.
+    pub fn restore_cmd(&self, id: &str, key: &Path, to: &Path) -> Command {
+        let mut c = self.cmd();
+        c.args(["restore", id, "--key"])
+            .arg(key)
+            .arg("--to")
+            .arg(to);
+        c
     }
 
     /// `start-backup --json` and the backup id.
