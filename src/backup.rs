@@ -343,13 +343,9 @@ fn read_back(
     written: u64,
     sha256: &str,
 ) -> std::result::Result<(), SourceFailure> {
-    let mut counted = 0;
-    let mut count = |n: u64| counted = n;
-    let reader = crate::verify::HashingReader::with_progress(
-        target.open(path).map_err(SourceFailure::Store)?,
-        &mut count,
-    );
-    let digest = reader.finish().map_err(|e| {
+    let reader =
+        crate::verify::HashingReader::new(target.open(path).map_err(SourceFailure::Store)?);
+    let (digest, counted) = reader.finish().map_err(|e| {
         SourceFailure::Store(StoreError::from_io(&target.display(), "read back", path, e))
     })?;
     if counted != written || digest != sha256 {

@@ -5,7 +5,7 @@
 //! leaf helpers ← domain ← operations ← the binary's `cli`.
 //!
 //! Leaf helpers: [`clock`] (the time, `AZS_BACKUP_NOW`), [`host`] (host name, machine id),
-//! [`private_file`] (0600 atomic files), [`testhook`] (test-only fault points), [`observer`]
+//! [`private_file`] (0600 atomic files), [`read_full`] (filling a buffer), [`testhook`] (test-only fault points), [`observer`]
 //! (progress callbacks), [`error`].
 //! Domain: [`settings`] and [`state`] (docs/SETTINGS.md), [`certificate`] (certificates, private
 //! keys, PEM, PKCS#12, `new-cert`), [`crypto`] (the encrypted file, docs/FORMAT.md: header,
@@ -30,6 +30,7 @@ pub mod manifest;
 pub mod monitor;
 pub mod observer;
 pub mod private_file;
+pub mod read_full;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -173,7 +173,7 @@ fn unpack_source(
         ))
     })?;
     drop(dec);
-    let digest = reader.finish().map_err(|e| {
+    let (digest, _) = reader.finish().map_err(|e| {
         failed(Error::from_data_io(
             format!("{}: {file}", role.role_name),
             e,

@@ -273,7 +273,7 @@ fn verify_file(
         }
     }
     // (Without a key: the rest of the file is read here, hashed but not decoded.)
-    let digest = reader.finish().map_err(data_err)?;
+    let (digest, _) = reader.finish().map_err(data_err)?;
     if Some(digest.as_str()) != role.sha256.as_deref() {
         return Err(fail(format!(
             "{file}: SHA-256 {digest} does not match the manifest's {}",

@@ -22,4 +22,4 @@ pub use unpack::{unpack, UnpackOptions, UnpackStats};
 
 /// At most this many compressing threads (each holds a zstd context and adds one block of 1 MiB
 /// and its frame in flight), so memory stays bounded on large machines too.
-pub const ZSTD_MAX_WORKERS: u32 = 4;
+pub const ZSTD_MAX_WORKERS: usize = 4;

@@ -34,7 +34,7 @@ pub struct PackStats {
 /// the number of content bytes read so far after each file.
 pub fn pack<W: Write>(
     dir: &Path,
-    out: W,
+    mut out: W,
     level: i32,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(W, PackStats)> {
@@ -48,7 +48,7 @@ pub fn pack<W: Write>(
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(ZSTD_MAX_WORKERS as usize);
+        .min(ZSTD_MAX_WORKERS);
     // Threads: a reader walks the source, reads the files and builds the tar stream in blocks;
     // `workers` threads compress the blocks into frames (frames.rs); this thread writes the
     // frames on in order (encryption, hashing and the target's writes happen there).
@@ -56,7 +56,6 @@ pub fn pack<W: Write>(
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
     let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let pool = frames::FramePool::default();
-    let mut out = out;
     let (stats, failure) = std::thread::scope(|scope| -> Result<_> {
         let spawn_error = |e| Error::io("starting the backup threads".to_string(), e);
         // Each worker holds the queue's receiving end: once all have stopped, the reader's
@@ -96,11 +95,11 @@ pub fn pack<W: Write>(
                 break;
             }
         }
-        // Hanging up stops the reader at its next block (and the workers at their next
-        // frame) if this side failed.
         if failure.is_none() && !in_order.complete() {
             failure = Some(io::Error::other("a compressed block went missing"));
         }
+        // Hanging up stops the reader at its next block (and the workers at their next
+        // frame) if this side failed.
         drop(done_rx);
         drop(in_order);
         let stats = match reader.join() {
@@ -117,7 +116,7 @@ pub fn pack<W: Write>(
 }
 
 /// The reading thread: walks `dir`, reads its files and queues the tar stream in blocks (and
-/// progress messages) to the compressing thread.
+/// progress messages) to the compressing threads.
 fn read_tree(dir: &Path, blocks: frames::Blocks<'_>) -> Result<PackStats> {
     let done = blocks.done;
     let mut out = BlockWriter::new(blocks);
@@ -126,7 +125,7 @@ fn read_tree(dir: &Path, blocks: frames::Blocks<'_>) -> Result<PackStats> {
     builder.sparse(false);
     let mut stats = PackStats::default();
     // One report per PROGRESS_BYTES read or PROGRESS_INTERVAL, not one per file:
-    // with many small files a message (and a wake-up of the compressing thread)
+    // with many small files a message (and a wake-up of the writing thread)
     // per file cost more than the files' contents.
     let mut last = (0u64, std::time::Instant::now());
     let mut on_file = |bytes: u64| {

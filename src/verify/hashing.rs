@@ -19,11 +19,12 @@ const BLOCKS: usize = 4;
 
 /// Reads `inner` in blocks, hashes everything read with SHA-256 (on a thread of its own) and
 /// counts it, and reports the count (every block and at the end) to an optional callback.
-/// [`HashingReader::finish`] reads to the end and gives the SHA-256 of the whole input.
+/// [`HashingReader::finish`] reads to the end and gives the SHA-256 and length of the whole
+/// input.
 pub struct HashingReader<'p, R> {
     inner: R,
     /// Bytes read from `inner` so far.
-    pub bytes: u64,
+    bytes: u64,
     on_read: Option<&'p mut dyn FnMut(u64)>,
     blocks: Vec<Arc<Vec<u8>>>,
     /// The block being served, its length and how much of it was served.
@@ -95,8 +96,8 @@ impl<'p, R: Read> HashingReader<'p, R> {
     }
 
     /// Reads the rest of the input (without serving it) and returns the SHA-256 of all of it,
-    /// in hex.
-    pub fn finish(mut self) -> io::Result<String> {
+    /// in hex, and its length.
+    pub fn finish(mut self) -> io::Result<(String, u64)> {
         self.pos = self.len;
         while !self.eof || self.pending.is_some() {
             if let Some(e) = self.pending.take() {
@@ -105,13 +106,11 @@ impl<'p, R: Read> HashingReader<'p, R> {
             self.fill()?;
             self.pos = self.len;
         }
-        let hasher = match self.hasher.take() {
-            Some(h) => h,
-            None => Hasher::start()?,
-        };
+        // (At least one block was filled, so the hashing thread runs.)
+        let hasher = self.hasher.take().ok_or_else(hasher_stopped)?;
         drop(hasher.tx);
         let digest = hasher.thread.join().map_err(|_| hasher_stopped())?;
-        Ok(hex::encode(digest))
+        Ok((hex::encode(digest), self.bytes))
     }
 
     /// A block no one uses any more (waiting for the hashing thread to let go of one when
@@ -138,21 +137,11 @@ impl<'p, R: Read> HashingReader<'p, R> {
         }
         let i = self.free_block()?;
         let block = Arc::get_mut(&mut self.blocks[i]).expect("a free block is not shared");
-        let mut n = 0;
-        while n < block.len() {
-            match self.inner.read(&mut block[n..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if n == 0 => return Err(e),
-                Err(e) => {
-                    self.pending = Some(e);
-                    break;
-                }
-            }
+        let (n, error) = crate::read_full::read_full(&mut self.inner, block);
+        match error {
+            Some(e) if n == 0 => return Err(e),
+            Some(e) => self.pending = Some(e),
+            None => self.eof = n < block.len(),
         }
         (self.current, self.len, self.pos) = (i, n, 0);
         self.bytes += n as u64;
@@ -199,6 +188,7 @@ mod tests {
             .map(|i| (i * 7 % 251) as u8)
             .collect();
         let want = hex::encode(Sha256::digest(&data));
+        let len = data.len() as u64;
         for piece in [1usize, 4096, 65536 + 16, BLOCK, 5 * BLOCK] {
             let mut r = HashingReader::new(&data[..]);
             let mut got = Vec::new();
@@ -210,16 +200,16 @@ mod tests {
                 got.extend_from_slice(&buf[..n]);
             }
             assert!(got[..] == data[..got.len()], "piece {piece}");
-            assert_eq!(r.finish().unwrap(), want, "piece {piece}");
+            assert_eq!(r.finish().unwrap(), (want.clone(), len), "piece {piece}");
         }
         let mut r = HashingReader::new(&data[..]);
         let mut all = Vec::new();
         r.read_to_end(&mut all).unwrap();
         assert!(all == data);
-        assert_eq!(r.bytes, data.len() as u64);
-        assert_eq!(r.finish().unwrap(), want);
+        assert_eq!(r.bytes, len);
+        assert_eq!(r.finish().unwrap(), (want, len));
         let empty = HashingReader::new(&[][..]).finish().unwrap();
-        assert_eq!(empty, hex::encode(Sha256::digest(b"")));
+        assert_eq!(empty, (hex::encode(Sha256::digest(b"")), 0));
     }
 
     /// An error after part of a block is returned once the bytes before it were served.

@@ -18,19 +18,7 @@ pub(super) fn decode_blocks<D: Read>(
 ) {
     loop {
         let mut buf = recycle.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
-        let mut filled = 0;
-        let mut error = None;
-        while filled < buf.len() {
-            match dec.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
+        let (filled, error) = crate::read_full::read_full(&mut dec, &mut buf);
         if filled > 0 && tx.send(Ok((buf, filled))).is_err() {
             return;
         }
