@@ -233,14 +233,9 @@ pub fn unpack<R: Read>(input: R, dest: Option<&Path>, opts: &UnpackOptions) -> R
 fn copy_large(from: &mut impl Read, to: &mut impl io::Write, buf: &mut [u8]) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match from.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let (filled, error) = crate::read_full::read_full(from, buf);
+        if let Some(e) = error {
+            return Err(e);
         }
         if filled == 0 {
             return Ok(total);
