@@ -90,7 +90,7 @@ if [ "$DELAY" = 0 ]; then
     log "no proxy: straight to smbd on 127.0.0.1:$PPORT"
 else
     PPORT=$((20000 + RANDOM % 40000))
-    coproc PROXY { python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
+    coproc PROXY { exec python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
     PROXY_PID=$PROXY_PID
     read -r ready <&"${PROXY[0]}"
     [ "$ready" = ready ] || die "the proxy did not start"

@@ -23,6 +23,17 @@ use std::io::IsTerminal;
 
 /// Runs the program and returns the exit code.
 pub fn main() -> i32 {
+    #[cfg(feature = "smb")]
+    {
+        use azs_backup::store::smb::helper;
+        // An upload's helper process (its protocol is on stdin and stdout; see helper.rs).
+        if std::env::args_os().nth(1).as_deref() == Some(helper::HELPER_ARG.as_ref()) {
+            return helper::serve();
+        }
+        if let Ok(me) = std::env::current_exe() {
+            helper::set_helper_program(me);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -5,8 +5,9 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 /// The variables the binary reads that a test must not inherit from its environment.
-pub const CLEARED_ENV: [&str; 5] = [
+pub const CLEARED_ENV: [&str; 6] = [
     "AZS_BACKUP_CONFIG",
+    "AZS_BACKUP_SMB_CONNECTIONS",
     "AZS_BACKUP_PASSWORD",
     "AZS_BACKUP_NOW",
     "AZS_BACKUP_KEY_PASSWORD",

@@ -120,6 +120,20 @@ impl Run {
             .unwrap_or_else(|| panic!("{:?}: no error message", self.args))
     }
 
+    /// Asserts that every line on stderr is an error, a warning or a note of the binary.
+    fn only_diagnostics(&self) {
+        assert!(
+            self.stderr
+                .trim()
+                .lines()
+                .all(|l| l.starts_with("azs-backup: error:")
+                    || l.starts_with("azs-backup: warning:")
+                    || l.starts_with("azs-backup: note:")),
+            "stray lines on stderr:\n{}",
+            self.stderr
+        );
+    }
+
     /// Asserts the error message holds every one of `parts` (case-insensitive).
     fn says(self, parts: &[&str]) -> Run {
         let m = self.message().to_lowercase();
@@ -349,6 +363,38 @@ impl Ctx {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run(&args, Some(&format!("{}\n", self.srv.password)))
+    }
+
+    /// A source (a small tree with `name`, and `big.bin`: `size` random bytes) configured for
+    /// a new folder on the share: (the source, the folder, the settings file).
+    fn share_with_big_file(&self, what: &str, name: &str, size: u64) -> (PathBuf, String, PathBuf) {
+        let src = self.path("src");
+        make_tree(&src, &[name]);
+        write_random_file(&src.join("big.bin"), size);
+        let folder = self.folder(what);
+        let url = self.srv.url(&self.srv.share, &folder);
+        let cfg = self.config("settings");
+        self.configure(&cfg, &url, &self.srv.user, &[("data", &src)])
+            .ok();
+        (src, folder, cfg)
+    }
+
+    /// `restore ID --key --to TO --preserve-special-bits` succeeds and TO/data is the tree `src`.
+    fn restore_matches(&self, config: &Path, id: &str, to: &Path, src: &Path) {
+        self.json(
+            config,
+            &[
+                "restore",
+                id,
+                "--key",
+                s(&self.pem),
+                "--to",
+                s(to),
+                "--preserve-special-bits",
+            ],
+        )
+        .ok();
+        assert_same_tree(src, &to.join("data"));
     }
 
     /// `cmd --config CONFIG ARGS... --json`.
@@ -1186,20 +1232,7 @@ fn full_share_fails_cleanly() {
         assert_eq!(got, want);
     }
     let to = ctx.path("restored");
-    ctx.json(
-        &cfg,
-        &[
-            "restore",
-            &id,
-            "--key",
-            s(&ctx.pem),
-            "--to",
-            s(&to),
-            "--preserve-special-bits",
-        ],
-    )
-    .ok();
-    assert_same_tree(&src, &to.join("data"));
+    ctx.restore_matches(&cfg, &id, &to, &src);
 }
 
 /// Restarts smbd (if it is down) when dropped, so that a failing test leaves a working server.
@@ -1264,6 +1297,30 @@ fn kill_smbd(dir: &Path) {
     }
 }
 
+/// Polls `found` until it gives something, while `child` runs (panics if it ends first, or
+/// after 2 minutes).
+fn wait_while_running<T>(child: &mut Child, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(t) = found() {
+            return t;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(e) = child.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the binary ended ({st}) before {what}: {err}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("not in 2 minutes: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn wait_child(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
@@ -1293,63 +1350,20 @@ fn server_killed_during_backup() {
         return;
     };
     let guard = RestartOnDrop { dir: dir.clone() };
-    let src = ctx.path("src");
-    make_tree(&src, &["ü"]);
-    write_random_file(&src.join("big.bin"), 300 << 20);
-    let folder = ctx.folder("killed");
-    let url = srv.url(&srv.share, &folder);
-    let cfg = ctx.config("settings");
-    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let (_, folder, cfg) = ctx.share_with_big_file("killed", "ü", 300 << 20);
     let local = srv.local(&srv.share, &folder).unwrap();
 
     let args = ["--config", s(&cfg), "start-backup"];
-    let mut child = {
-        let mut c = StdCommand::new(env!("CARGO_BIN_EXE_azs-backup"));
-        for v in [
-            "AZS_BACKUP_CONFIG",
-            "AZS_BACKUP_PASSWORD",
-            "AZS_BACKUP_NOW",
-            "AZS_BACKUP_KEY_PASSWORD",
-            "AZS_BACKUP_PFX_PASSWORD",
-        ] {
-            c.env_remove(v);
-        }
-        c.env("HOME", ctx.path("home"))
-            .env("AZS_BACKUP_SMB_TIMEOUT_SECS", SMB_TIMEOUT_SECS)
-            .current_dir(ctx.world.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn start-backup")
-    };
+    let mut child = spawn_binary(&ctx, &args, &[]);
     // Its command line holds no secret.
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
     assert!(!String::from_utf8_lossy(&cmdline).contains(&srv.password));
     // Wait until the upload is well under way.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let partial = loop {
-        if let Some(p) = files_ending(&local, ".partial")
+    let partial = wait_while_running(&mut child, "a .partial file grew", || {
+        files_ending(&local, ".partial")
             .into_iter()
             .find(|p| p.metadata().map(|m| m.len() >= 16 << 20).unwrap_or(false))
-        {
-            break p;
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "start-backup ended ({st}) before smbd was killed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no .partial file grew under {}", local.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    });
     kill_smbd(&dir);
     let status = wait_child(&mut child, Duration::from_secs(90));
     let out = child.wait_with_output().unwrap();
@@ -1359,16 +1373,7 @@ fn server_killed_during_backup() {
     let run = run.says(&["cannot reach", "check the network"]);
     // One error line; anything else on stderr is a warning or a note (e.g. that the lock on the
     // dead target could not be released).
-    assert!(
-        run.stderr
-            .trim()
-            .lines()
-            .all(|l| l.starts_with("azs-backup: error:")
-                || l.starts_with("azs-backup: warning:")
-                || l.starts_with("azs-backup: note:")),
-        "stray lines on stderr:\n{}",
-        run.stderr
-    );
+    run.only_diagnostics();
     assert!(run.stdout.trim().is_empty(), "{}", run.stdout);
     let failed_id = partial
         .parent()
@@ -1763,4 +1768,164 @@ fn link_down_mid_upload_to_a_share_in_another_network_namespace() {
 extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+}
+
+/// The binary with the test's environment, spawned (not waited for), output piped.
+fn spawn_binary(ctx: &Ctx, args: &[&str], env: &[(&str, &str)]) -> Child {
+    common::std_bin()
+        .env("HOME", ctx.path("home"))
+        .env("AZS_BACKUP_SMB_TIMEOUT_SECS", SMB_TIMEOUT_SECS)
+        .envs(env.iter().copied())
+        .current_dir(ctx.world.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary")
+}
+
+/// The upload helper processes (`__smb-upload-helper`) whose parent is `parent`.
+fn upload_helpers(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(parent)
+            && cmdline
+                .split(|b| *b == 0)
+                .any(|a| a == b"__smb-upload-helper")
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Bytes a process has read (its `/proc/PID/io` `rchar`), 0 once it is gone.
+fn bytes_read(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// An archive larger than a few 8 MiB writes goes up over several connections (the backup's
+/// own and helper processes, `AZS_BACKUP_SMB_CONNECTIONS`), each writing its batches at their
+/// offsets: the backup verifies with the key and restores the same bytes, with 1, 3 and 8
+/// connections. A value out of range is refused with the variable's name and range.
+#[test]
+fn several_connections_upload_the_same_bytes() {
+    let Some(ctx) = Ctx::new("several_connections_upload_the_same_bytes", false) else {
+        return;
+    };
+    let srv = &ctx.srv;
+    let (src, folder, cfg) = ctx.share_with_big_file("lanes", "é", 40 << 20);
+    for bad in ["0", "9", "many"] {
+        ctx.run_with(
+            &["--config", s(&cfg), "start-backup"],
+            None,
+            &[("AZS_BACKUP_SMB_CONNECTIONS", bad)],
+        )
+        .fails(4)
+        .says(&["AZS_BACKUP_SMB_CONNECTIONS", "1..=8"]);
+    }
+    for n in ["1", "3", "8"] {
+        let r = ctx
+            .run_with(
+                &["--config", s(&cfg), "start-backup", "--json"],
+                None,
+                &[("AZS_BACKUP_SMB_CONNECTIONS", n)],
+            )
+            .ok();
+        let id = r.doc()["backupId"].as_str().unwrap().to_string();
+        ctx.json(&cfg, &["verify", &id, "--key", s(&ctx.pem)]).ok();
+        let to = ctx.path(&format!("restored-{n}"));
+        ctx.restore_matches(&cfg, &id, &to, &src);
+    }
+    if let Some(local) = srv.local(&srv.share, &folder) {
+        assert!(files_ending(&local, ".partial").is_empty());
+    }
+}
+
+/// A helper process killed mid-upload (after it has taken a batch) fails the backup with one
+/// line naming the helper, leaves no archive and no temporary file, and the next backup
+/// succeeds. Its command line is only the helper argument and holds no secret, nor does its
+/// environment.
+#[test]
+fn upload_helper_killed_during_backup() {
+    let Some(ctx) = Ctx::new("upload_helper_killed_during_backup", false) else {
+        return;
+    };
+    let srv = &ctx.srv;
+    let (_, folder, cfg) = ctx.share_with_big_file("helper-killed", "ü", 200 << 20);
+
+    let args = ["--config", s(&cfg), "start-backup"];
+    // The password is in the backup's environment too: its helpers must not inherit it.
+    let mut child = spawn_binary(
+        &ctx,
+        &args,
+        &[
+            ("AZS_BACKUP_SMB_CONNECTIONS", "3"),
+            ("AZS_BACKUP_PASSWORD", &srv.password),
+        ],
+    );
+    let pid = child.id();
+    // A helper that has read more than a batch is past its start and holds (or held) a batch.
+    let victim = wait_while_running(&mut child, "an upload helper took a batch", || {
+        upload_helpers(pid)
+            .into_iter()
+            .find(|p| bytes_read(*p) > 8 << 20)
+    });
+    let cmdline = std::fs::read(format!("/proc/{victim}/cmdline")).unwrap();
+    let argv: Vec<&[u8]> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(argv.len(), 2, "{:?}", String::from_utf8_lossy(&cmdline));
+    assert_eq!(argv[1], b"__smb-upload-helper");
+    let environ = std::fs::read(format!("/proc/{victim}/environ")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&environ).contains(&srv.password));
+    let helpers = upload_helpers(child.id());
+    StdCommand::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .unwrap();
+    let status = wait_child(&mut child, Duration::from_secs(90));
+    let out = child.wait_with_output().unwrap();
+    assert!(status.code().is_some(), "start-backup died: {status}");
+    let run = ctx.check(&args, out).fails(4);
+    let run = run.says(&[&format!("SMB upload helper process {victim} stopped")]);
+    run.only_diagnostics();
+    // No helper outlives the backup (each was waited for: no zombie either).
+    for pid in helpers {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "helper {pid} outlived the backup"
+        );
+    }
+    let (backups, _) = ctx.listing(&cfg);
+    assert!(
+        backups.iter().all(|(_, st)| st != "Succeeded"),
+        "{backups:?}"
+    );
+    if let Some(local) = srv.local(&srv.share, &folder) {
+        assert!(files_ending(&local, ".partial").is_empty());
+    }
+    let r = ctx.json(&cfg, &["start-backup"]).ok();
+    let id = r.doc()["backupId"].as_str().unwrap().to_string();
+    ctx.json(&cfg, &["verify", &id, "--key", s(&ctx.pem)]).ok();
 }

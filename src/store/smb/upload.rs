@@ -1,69 +1,163 @@
-//! Uploads to an SMB share, written by a thread of their own.
+//! Uploads to an SMB share, written by threads of their own.
 //!
 //! Each `smbc_write` is synchronous: one request and its answer, a full network round trip,
 //! during which the caller waits. Written from the thread that also compresses and encrypts,
 //! every round trip stopped the whole backup (measured through a 20 ms round trip: 0.24 of
 //! `smbclient put`'s rate, docs/BENCHMARKS.md). So an upload hands its data, in batches of
-//! [`WRITE_BATCH`] bytes, to a writer thread that owns the open file, and the caller goes on
-//! filling the next batch meanwhile.
+//! [`WRITE_BATCH`] bytes, each with its offset in the file, to writer threads (lanes), and the
+//! caller goes on filling the next batch meanwhile.
 //!
-//! - Memory: two batches at most, the one being filled and the one being written. The queue
-//!   between them is a rendezvous channel (capacity 0), and written batches are handed back
-//!   for reuse.
-//! - The writer thread opens the temporary file itself (a pavao `SmbFile` cannot move between
+//! - Lanes: the first one owns the open temporary file in this process. Once the caller has
+//!   had to wait for a free lane long enough (the network, not the backup, is the
+//!   bottleneck: [`WAITED_ENOUGH`], [`WAITED_SHARE`]), up to [`helper::CONNECTIONS_ENV`] − 1
+//!   more lanes start, each driving a helper process with its own connection (`helper.rs`:
+//!   pavao allows one request in flight per process). Whichever lane is free takes the next
+//!   batch.
+//! - Memory: the batch being filled, the one the first lane is writing, and a batch per helper
+//!   lane only while the helper reads it (a helper lane hands its batch back once the helper
+//!   has it, then waits for the answer). The queue is a rendezvous channel (capacity 0) and
+//!   written batches come back for reuse.
+//! - The first lane opens the temporary file itself (a pavao `SmbFile` cannot move between
 //!   threads) and [`SmbUpload`] waits for that open, so `Store::create` fails as before.
-//! - Errors: the writer stops at its first failed write, closes the file and ends; the next
-//!   `write` (or `flush`, or `commit`) of the upload finds the thread gone, joins it and
-//!   returns that error (the original `io::Error` the first time, its kind and message
-//!   afterwards), so a failed write is never taken for a success. A panic of the writer is an
-//!   error too.
-//! - `flush` waits until everything written so far is on the server: because the channel has
-//!   no capacity, an empty batch is taken by the writer only once every batch before it is
-//!   written.
-//! - The temporary file is closed (the writer joined) before it is checked, renamed or, when
-//!   the upload is dropped without commit, deleted.
+//! - Errors: a lane stops at its first failed write and records it; the next `write` (or
+//!   `flush`, or `commit`) of the upload returns it (the original `io::Error` the first time,
+//!   its kind and message afterwards), so a failed write is never taken for a success. A
+//!   panic of a lane, and a helper that exits, are errors too.
+//! - `flush` waits until every batch handed over so far is answered (written on the server).
+//! - Every lane is joined (its file closed, its helper exited) before the temporary file is
+//!   checked, renamed or, when the upload is dropped without commit, deleted.
 
+use super::helper::{self, Hello, Helper};
 use super::{SmbStore, WRITE_BATCH};
 use crate::store::{StoreError, Upload};
 use pavao::{SmbClient, SmbError, SmbOpenOptions};
-use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::Arc;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// The writer thread of an upload, seen from the caller.
-struct Writer {
-    /// Batches to write; an empty batch is a flush (see the module doc).
-    tx: SyncSender<Vec<u8>>,
-    /// Written batches, back for reuse.
-    recycle: Receiver<Vec<u8>>,
-    thread: JoinHandle<io::Result<()>>,
+/// Helpers start only once the caller has waited this long in all for a free lane ...
+const WAITED_ENOUGH: Duration = Duration::from_millis(100);
+/// ... and that was at least this share of the upload's time so far. On loopback (and a LAN)
+/// the one connection keeps up and helpers would only cost CPU (7 % slower there); through a
+/// 20 ms round trip they made the backup 14 % faster (docs/BENCHMARKS.md, fifth pass).
+const WAITED_SHARE: f64 = 0.1;
+
+/// Bytes to write at an offset of the temporary file.
+struct Batch {
+    offset: u64,
+    data: Vec<u8>,
 }
 
-/// An upload: a temporary file next to the final name, renamed into place by `commit`.
-pub(super) struct SmbUpload<'a> {
-    target: &'a SmbStore,
-    rel: String,
-    final_url: String,
-    tmp_url: String,
-    /// `None` once the writer is joined (finished, or failed).
-    writer: Option<Writer>,
-    buf: Vec<u8>,
-    /// Bytes accepted from the caller (buffered or sent).
-    written: u64,
-    /// The first write error: every later write and the commit fail with it.
+/// The batches, taken by whichever lane is free. Only the lanes hold it, so that once every
+/// lane has stopped, handing over a batch fails instead of waiting for ever.
+type Queue = Mutex<Receiver<Batch>>;
+
+/// The next batch, or `None` once the caller has hung up.
+fn next(queue: &Queue) -> Option<Batch> {
+    queue.lock().unwrap_or_else(|p| p.into_inner()).recv().ok()
+}
+
+/// What the caller and the lanes share.
+struct Shared {
+    state: Mutex<State>,
+    answered: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Batches handed over and not yet answered.
+    pending: usize,
+    /// The first failure of any lane.
     failed: Option<(io::ErrorKind, String)>,
-    committed: bool,
 }
 
-/// The writer thread: opens `url` (reporting the outcome on `opened`), then writes every batch
-/// it receives until the sending side hangs up or a write fails.
-fn write_batches(
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A lane is done with a batch: written, or failed with `r`.
+    fn answer(&self, r: &io::Result<()>) {
+        let mut s = self.state();
+        s.pending = s.pending.saturating_sub(1);
+        if let Err(e) = r {
+            s.failed.get_or_insert((e.kind(), e.to_string()));
+        }
+        self.answered.notify_all();
+    }
+}
+
+/// One way to write a batch: the file open in this process, or a helper process.
+trait Lane {
+    /// Writes (or hands over) `data` at `offset`; the caller may reuse `data` afterwards.
+    fn send(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Waits until the last batch sent is written.
+    fn settle(&mut self) -> io::Result<()>;
+}
+
+impl Lane for pavao::SmbFile<'_> {
+    fn send(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.seek(SeekFrom::Start(offset))?;
+        self.write_all(data)
+    }
+    fn settle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lane for Helper {
+    fn send(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        Helper::send(self, offset, data)
+    }
+    fn settle(&mut self) -> io::Result<()> {
+        Helper::settle(self)
+    }
+}
+
+/// A lane's loop: takes batches until the caller hangs up or a write fails.
+fn run_lane(
+    lane: &mut dyn Lane,
+    queue: &Queue,
+    shared: &Shared,
+    recycle: &Sender<Vec<u8>>,
+) -> io::Result<()> {
+    /// A batch taken and not yet answered: answered as failed if the lane panics, so that
+    /// `flush` does not wait for it forever.
+    struct Taken<'a>(&'a Shared, bool);
+    impl Taken<'_> {
+        fn answer(mut self, r: &io::Result<()>) {
+            self.1 = true;
+            self.0.answer(r);
+        }
+    }
+    impl Drop for Taken<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.answer(&Err(thread_died()));
+            }
+        }
+    }
+    while let Some(batch) = next(queue) {
+        let taken = Taken(shared, false);
+        let sent = lane.send(batch.offset, &batch.data);
+        let _ = recycle.send(batch.data);
+        let r = sent.and_then(|()| lane.settle());
+        taken.answer(&r);
+        r?;
+    }
+    Ok(())
+}
+
+/// The first lane: opens `url` (reporting the outcome on `opened`), then writes batches.
+fn first_lane(
     client: &SmbClient,
     url: &str,
     opened: SyncSender<Result<(), SmbError>>,
-    rx: Receiver<Vec<u8>>,
-    recycle: Sender<Vec<u8>>,
+    queue: &Queue,
+    shared: &Shared,
+    recycle: &Sender<Vec<u8>>,
 ) -> io::Result<()> {
     let options = SmbOpenOptions::default()
         .write(true)
@@ -77,44 +171,102 @@ fn write_batches(
         }
     };
     let _ = opened.send(Ok(()));
-    for batch in rx {
-        file.write_all(&batch)?;
-        // Flushes (empty batches) are not kept: a reused batch must have its full capacity.
-        if !batch.is_empty() {
-            let _ = recycle.send(batch);
-        }
-    }
+    let r = run_lane(&mut file, queue, shared, recycle);
     // Closes the file (pavao ignores errors of close: `finish` checks the size).
     drop(file);
-    Ok(())
+    r
+}
+
+/// A helper lane: starts the helper (left out, `Ok`, if it cannot start), then writes batches.
+fn helper_lane(
+    hello: &Hello,
+    queue: &Queue,
+    shared: &Shared,
+    recycle: &Sender<Vec<u8>>,
+) -> io::Result<()> {
+    let Some(program) = helper::program() else {
+        return Ok(());
+    };
+    let Ok(mut h) = Helper::start(program, hello) else {
+        return Ok(());
+    };
+    match run_lane(&mut h, queue, shared, recycle) {
+        Ok(()) => h.finish(),
+        Err(e) => {
+            h.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// An upload: a temporary file next to the final name, renamed into place by `commit`.
+pub(super) struct SmbUpload<'a> {
+    target: &'a SmbStore,
+    rel: String,
+    final_url: String,
+    tmp_url: String,
+    shared: Arc<Shared>,
+    /// The lanes' queue, for helper lanes started later (gone once every lane has stopped).
+    queue: Weak<Queue>,
+    /// `None` once the lanes are joined (finished, or failed).
+    tx: Option<SyncSender<Batch>>,
+    lanes: Vec<JoinHandle<io::Result<()>>>,
+    /// Connections this upload may use, and whether helpers start without waiting.
+    connections: helper::Connections,
+    helpers_started: bool,
+    /// When the upload started, and how long the caller has waited for a free lane.
+    started: Instant,
+    waited: Duration,
+    recycle_tx: Sender<Vec<u8>>,
+    recycle: Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    /// Bytes handed over to the lanes.
+    sent: u64,
+    /// Bytes accepted from the caller (buffered or sent).
+    written: u64,
+    /// The first write error: every later write and the commit fail with it.
+    failed: Option<(io::ErrorKind, String)>,
+    committed: bool,
 }
 
 impl<'a> SmbUpload<'a> {
-    /// Starts the writer thread, which creates `tmp_url` (exclusively), and waits for that.
+    /// Starts the first lane, which creates `tmp_url` (exclusively), and waits for that.
     pub(super) fn start(
         target: &'a SmbStore,
         rel: &str,
         final_url: String,
         tmp_url: String,
     ) -> Result<SmbUpload<'a>, StoreError> {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(0);
+        let (tx, rx) = mpsc::sync_channel::<Batch>(0);
         let (recycle_tx, recycle) = mpsc::channel();
         let (opened_tx, opened) = mpsc::sync_channel(1);
+        let queue = Arc::new(Mutex::new(rx));
+        let weak_queue = Arc::downgrade(&queue);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            answered: Condvar::new(),
+        });
         let client = Arc::clone(&target.client);
         let url = tmp_url.clone();
+        let lane_shared = Arc::clone(&shared);
+        let lane_recycle = recycle_tx.clone();
         let thread = std::thread::Builder::new()
             .name("smb-upload".into())
-            .spawn(move || write_batches(&client, &url, opened_tx, rx, recycle_tx))
+            .spawn(move || {
+                first_lane(
+                    &client,
+                    &url,
+                    opened_tx,
+                    &queue,
+                    &lane_shared,
+                    &lane_recycle,
+                )
+            })
             .map_err(|e| target.io_err("create", rel, e))?;
-        let writer = Writer {
-            tx,
-            recycle,
-            thread,
-        };
         let open = opened.recv();
         if !matches!(open, Ok(Ok(()))) {
-            drop(writer.tx);
-            let joined = writer.thread.join();
+            drop(tx);
+            let joined = thread.join();
             return Err(match (open, joined) {
                 (Ok(Err(e)), _) => target.err("create", rel, e),
                 (_, Ok(Err(e))) => target.io_err("create", rel, e),
@@ -126,8 +278,18 @@ impl<'a> SmbUpload<'a> {
             rel: rel.to_string(),
             final_url,
             tmp_url,
-            writer: Some(writer),
+            shared,
+            queue: weak_queue,
+            tx: Some(tx),
+            lanes: vec![thread],
+            connections: target.connections,
+            helpers_started: false,
+            started: Instant::now(),
+            waited: Duration::ZERO,
+            recycle_tx,
+            recycle,
             buf: Vec::with_capacity(WRITE_BATCH),
+            sent: 0,
             written: 0,
             failed: None,
             committed: false,
@@ -141,48 +303,117 @@ impl<'a> SmbUpload<'a> {
         }
     }
 
-    /// Joins the writer and returns what ended it: `Ok` when it wrote everything and closed
-    /// the file, else its error (kept for every later call).
-    fn join(&mut self) -> io::Result<()> {
-        let Some(w) = self.writer.take() else {
-            return self.check();
-        };
-        drop(w.tx);
-        let r = match w.thread.join() {
-            Ok(r) => r,
-            Err(_) => Err(thread_died()),
-        };
-        if let Err(e) = &r {
-            self.failed = Some((e.kind(), e.to_string()));
+    /// Records and returns the first failure of a lane, if any.
+    fn lane_failure(&mut self) -> io::Result<()> {
+        if let Some(f) = self.shared.state().failed.clone() {
+            self.failed.get_or_insert(f);
         }
-        r
+        self.check()
     }
 
-    /// Hands `batch` to the writer (an empty one waits until everything before it is
-    /// written). Fails with the writer's error when it has stopped.
-    fn hand_over(&mut self, batch: Vec<u8>) -> io::Result<()> {
+    /// Starts the helper lanes, once, when the caller has waited for a free lane long enough
+    /// ([`WAITED_ENOUGH`]) and for a large enough share of the upload ([`WAITED_SHARE`]), or
+    /// right away (from the second batch) when the number of connections was set.
+    fn maybe_start_helpers(&mut self) {
+        let waited_enough = self.waited >= WAITED_ENOUGH
+            && self.waited.as_secs_f64() >= WAITED_SHARE * self.started.elapsed().as_secs_f64();
+        if self.helpers_started
+            || self.connections.max < 2
+            || !(self.connections.eager || waited_enough)
+        {
+            return;
+        }
+        self.helpers_started = true;
+        if helper::program().is_none() {
+            return;
+        }
+        for i in 1..self.connections.max {
+            let hello = Hello::new(
+                &self.target.unc,
+                self.target.credentials.as_ref(),
+                &self.tmp_url,
+            );
+            let Some(queue) = self.queue.upgrade() else {
+                return;
+            };
+            let shared = Arc::clone(&self.shared);
+            let recycle = self.recycle_tx.clone();
+            if let Ok(t) = std::thread::Builder::new()
+                .name(format!("smb-upload-{i}"))
+                .spawn(move || helper_lane(&hello, &queue, &shared, &recycle))
+            {
+                self.lanes.push(t);
+            }
+        }
+    }
+
+    /// Joins the lanes and returns what ended them: `Ok` when they wrote everything and
+    /// closed the file, else the first error (kept for every later call).
+    fn join(&mut self) -> io::Result<()> {
+        if self.tx.take().is_none() {
+            return self.check();
+        }
+        let mut first = None;
+        for t in self.lanes.drain(..) {
+            let r = t.join().unwrap_or_else(|_| Err(thread_died()));
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        }
+        // A lane's failure as it happened comes first (the others may fail after it).
+        self.lane_failure()?;
+        if let Some(e) = first {
+            self.failed = Some((e.kind(), e.to_string()));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Hands `data` (the bytes at offset `self.sent`) to the lanes. Fails with a lane's
+    /// error when one has failed.
+    fn hand_over(&mut self, data: Vec<u8>) -> io::Result<()> {
         self.check()?;
-        let Some(w) = self.writer.as_ref() else {
+        self.lane_failure()?;
+        let Some(tx) = self.tx.as_ref() else {
             return Err(io::Error::other("upload already finished"));
         };
-        if w.tx.send(batch).is_ok() {
+        let len = data.len() as u64;
+        self.shared.state().pending += 1;
+        let batch = Batch {
+            offset: self.sent,
+            data,
+        };
+        let sent = match tx.try_send(batch) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(batch)) => {
+                // No lane is free: the network, not the backup, is the bottleneck.
+                let t = Instant::now();
+                let r = tx.send(batch).map_err(|_| ());
+                self.waited += t.elapsed();
+                r
+            }
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_ok() {
+            self.sent += len;
             return Ok(());
         }
-        // The writer hung up: it failed (or died). Its error is this write's.
+        // Every lane hung up: they failed (or died). Their error is this write's.
+        self.shared.answer(&Ok(()));
         match self.join() {
             Err(e) => Err(e),
             Ok(()) => Err(thread_died()),
         }
     }
 
-    /// Sends the buffered bytes, if any, and takes a fresh buffer (a written one when the
-    /// writer has handed one back).
+    /// Sends the buffered bytes, if any, and takes a fresh buffer (a written one when a lane
+    /// has handed one back).
     fn send_buffer(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let next = match self.writer.as_ref().map(|w| w.recycle.try_recv()) {
-            Some(Ok(mut b)) => {
+        let next = match self.recycle.try_recv() {
+            Ok(mut b) => {
                 b.clear();
                 b
             }
@@ -232,6 +463,8 @@ impl Write for SmbUpload<'_> {
         self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() >= WRITE_BATCH {
             self.send_buffer()?;
+            // Not from `flush` or `commit`: a file of one batch never starts a helper.
+            self.maybe_start_helpers();
         }
         self.written += n as u64;
         Ok(n)
@@ -239,8 +472,13 @@ impl Write for SmbUpload<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.send_buffer()?;
-        // Taken by the writer only once every batch before it is written.
-        self.hand_over(Vec::new())
+        let shared = Arc::clone(&self.shared);
+        let mut s = shared.state();
+        while s.pending > 0 && s.failed.is_none() {
+            s = shared.answered.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(s);
+        self.lane_failure()
     }
 }
 
@@ -261,7 +499,7 @@ impl Upload for SmbUpload<'_> {
 impl Drop for SmbUpload<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            // Closes the file first (the writer stops after the batch it is writing).
+            // Closes the file first (each lane stops after the batch it is writing).
             let _ = self.join();
             self.target.discard(&self.tmp_url);
         }
