@@ -7,7 +7,8 @@ It stands for a file share in another site: each direction is a pipe with latenc
 default 10, so a round trip costs 2 x DELAY_MS) and no bandwidth limit of its own. Data read
 from one side is forwarded, in order, DELAY_MS after it arrived; reading goes on meanwhile, so
 a client that keeps several requests in flight is not slowed more than the latency requires.
-Used by bench/smb-latency.sh; prints "ready" on stdout once it listens.
+Used by bench/smb-latency.sh and tests/smb/cli.rs; prints "ready PORT" on stdout once it
+listens (LISTEN_PORT 0: a free port).
 """
 
 import asyncio
@@ -66,7 +67,7 @@ async def main():
             w.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
-    print("ready", flush=True)
+    print("ready", server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 

@@ -92,7 +92,7 @@ else
     PPORT=$((20000 + RANDOM % 40000))
     coproc PROXY { exec python3 "$REPO/bench/latency_proxy.py" "$PPORT" 127.0.0.1 "$AZS_TEST_SMB_PORT" "$DELAY"; }
     PROXY_PID=$PROXY_PID
-    read -r ready <&"${PROXY[0]}"
+    read -r ready _ <&"${PROXY[0]}"
     [ "$ready" = ready ] || die "the proxy did not start"
     log "proxy 127.0.0.1:$PPORT -> smbd 127.0.0.1:$AZS_TEST_SMB_PORT, ${DELAY} ms each way"
 fi

@@ -1929,3 +1929,81 @@ fn upload_helper_killed_during_backup() {
     let id = r.doc()["backupId"].as_str().unwrap().to_string();
     ctx.json(&cfg, &["verify", &id, "--key", s(&ctx.pem)]).ok();
 }
+
+/// `bench/latency_proxy.py` between the binary and Samba: a share in another site.
+struct LatencyProxy {
+    child: Child,
+    port: u16,
+}
+
+impl LatencyProxy {
+    /// A proxy to the test server that delays each direction by `delay_ms`.
+    fn start(srv: &smb_common::Server, delay_ms: u32) -> LatencyProxy {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/latency_proxy.py");
+        let mut child = StdCommand::new("python3")
+            .arg(&script)
+            .args(["0", &srv.host, &srv.port.to_string(), &delay_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start bench/latency_proxy.py (python3)");
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        let port = line
+            .strip_prefix("ready ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the latency proxy said {line:?}"));
+        LatencyProxy { child, port }
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Through a link with latency (50 ms each way) the upload waits for the network, so helper
+/// processes start without `AZS_BACKUP_SMB_CONNECTIONS`, and the backup succeeds; its archive
+/// has the size its manifest gives.
+#[test]
+fn a_slow_link_starts_upload_helpers() {
+    let Some(ctx) = Ctx::new("a_slow_link_starts_upload_helpers", false) else {
+        return;
+    };
+    let srv = &ctx.srv;
+    let proxy = LatencyProxy::start(srv, 50);
+    let src = ctx.path("src");
+    make_tree(&src, &["a"]);
+    write_random_file(&src.join("big.bin"), 64 << 20);
+    let folder = ctx.folder("slow-link");
+    let url = format!("smb://127.0.0.1:{}/{}/{folder}", proxy.port, srv.share);
+    let cfg = ctx.config("settings");
+    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let args = ["--config", s(&cfg), "start-backup", "--json"];
+    let mut child = spawn_binary(&ctx, &args, &[]);
+    let pid = child.id();
+    wait_while_running(&mut child, "upload helpers started", || {
+        (!upload_helpers(pid).is_empty()).then_some(())
+    });
+    let status = wait_child(&mut child, Duration::from_secs(120));
+    assert!(status.code().is_some(), "start-backup died: {status}");
+    let run = ctx.check(&args, child.wait_with_output().unwrap()).ok();
+    let id = run.doc()["backupId"].as_str().unwrap().to_string();
+    drop(proxy);
+    if let Some(local) = srv.local(&srv.share, &folder) {
+        let dir = local.join("MASBackup").join(&id);
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        let want = manifest["roleStatus"][0]["encryptedSizeInBytes"]
+            .as_u64()
+            .unwrap();
+        let got = std::fs::metadata(dir.join("data.tar.zst.enc"))
+            .unwrap()
+            .len();
+        assert_eq!(got, want);
+        assert!(files_ending(&local, ".partial").is_empty());
+    }
+}

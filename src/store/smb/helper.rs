@@ -24,7 +24,8 @@
 //! - Answers go to the helper's original stdout; its fd 1 is pointed at stderr before
 //!   libsmbclient starts, so nothing libsmbclient prints can reach the protocol.
 //! - A helper that cannot start, connect or open the file is left out: the upload goes on
-//!   with the connections it has (its own at least). Once a helper has taken a batch, its
+//!   with the connections it has (its own at least). An upload that is done while a helper is
+//!   still starting kills it rather than wait ([`Starting`]). Once a helper has taken a batch, its
 //!   failure (an error answer, an exit, a crash) fails the upload like a failed write.
 //! - If the backup process dies, each helper reads the end of its input, closes and exits.
 
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use zeroize::Zeroizing;
 
 /// The argument that makes the binary a helper ([`serve`]).
@@ -131,6 +132,54 @@ impl Drop for Hello {
     }
 }
 
+/// The helpers of an upload that are still starting (connecting, opening the file). Starting
+/// takes a few round trips, and up to the timeout when a server does not answer: an upload
+/// that is done first stops them ([`Starting::close`]) instead of waiting.
+pub(super) struct Starting(Mutex<Option<Vec<u32>>>);
+
+impl Default for Starting {
+    fn default() -> Self {
+        Starting(Mutex::new(Some(Vec::new())))
+    }
+}
+
+impl Starting {
+    /// Registers a helper that is starting; `false` once the upload is done with helpers.
+    fn add(&self, pid: u32) -> bool {
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(pids) => {
+                pids.push(pid);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A helper has started (or failed to). Called before it is waited for: a pid is on the
+    /// list only while its process has not been reaped, so it cannot belong to another process.
+    fn remove(&self, pid: u32) {
+        if let Some(pids) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            pids.retain(|p| *p != pid);
+        }
+    }
+
+    /// Kills the helpers still starting and refuses new ones.
+    pub(super) fn close(&self) {
+        let pids = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        #[cfg(unix)]
+        for pid in pids.unwrap_or_default() {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: a plain syscall; the pid is not reaped yet (see `remove`).
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        drop(pids);
+    }
+}
+
 /// A helper process seen from the upload: [`Helper::send`] one batch, then
 /// [`Helper::settle`] for its answer.
 pub(super) struct Helper {
@@ -146,7 +195,7 @@ fn stopped(pid: u32, why: impl std::fmt::Display) -> io::Error {
 
 impl Helper {
     /// Starts `program` as a helper for the file `hello` names and waits for its `ok`.
-    pub(super) fn start(program: &Path, hello: &Hello) -> io::Result<Helper> {
+    pub(super) fn start(program: &Path, hello: &Hello, starting: &Starting) -> io::Result<Helper> {
         let mut cmd = Command::new(program);
         // It needs no secret from the environment (AZS_BACKUP_PASSWORD and the like).
         for (name, _) in std::env::vars_os() {
@@ -166,17 +215,23 @@ impl Helper {
             let _ = child.wait();
             return Err(io::Error::other("no pipes to the helper"));
         };
+        let pid = child.id();
         let mut helper = Helper {
             child,
             input: Some(input),
             answers: BufReader::new(out),
         };
+        if !starting.add(pid) {
+            helper.abandon();
+            return Err(io::Error::other("the upload no longer needs helpers"));
+        }
         let mut line = Zeroizing::new(serde_json::to_vec(hello).map_err(io::Error::other)?);
         line.push(b'\n');
         let r = helper
-            .input()?
-            .write_all(&line)
+            .input()
+            .and_then(|i| i.write_all(&line))
             .and_then(|()| helper.settle());
+        starting.remove(pid);
         match r {
             Ok(()) => Ok(helper),
             Err(e) => {
@@ -390,6 +445,30 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert!(e.to_string().contains("first line"), "{e}");
         assert!(out.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn helpers_still_starting_are_killed_when_the_upload_is_done() {
+        let starting = Starting::default();
+        let mut slow = Command::new("sleep").arg("30").spawn().unwrap();
+        let mut quick = Command::new("sleep").arg("30").spawn().unwrap();
+        assert!(starting.add(slow.id()));
+        assert!(starting.add(quick.id()));
+        // `quick` has started: closing no longer touches it.
+        starting.remove(quick.id());
+        starting.close();
+        let st = slow.wait().unwrap();
+        assert!(!st.success(), "{st}");
+        assert_eq!(
+            quick.try_wait().unwrap(),
+            None,
+            "a started helper was killed"
+        );
+        let _ = quick.kill();
+        let _ = quick.wait();
+        // Once closed, no helper may start.
+        assert!(!starting.add(std::process::id()));
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! - Every lane is joined (its file closed, its helper exited) before the temporary file is
 //!   checked, renamed or, when the upload is dropped without commit, deleted.
 
-use super::helper::{self, Hello, Helper};
+use super::helper::{self, Hello, Helper, Starting};
 use super::{SmbStore, WRITE_BATCH};
 use crate::store::{StoreError, Upload};
 use pavao::{SmbClient, SmbError, SmbOpenOptions};
@@ -63,6 +63,8 @@ fn next(queue: &Queue) -> Option<Batch> {
 struct Shared {
     state: Mutex<State>,
     answered: Condvar,
+    /// Helpers still starting, stopped when the upload is done first.
+    starting: Starting,
 }
 
 #[derive(Default)]
@@ -187,7 +189,7 @@ fn helper_lane(
     let Some(program) = helper::program() else {
         return Ok(());
     };
-    let Ok(mut h) = Helper::start(program, hello) else {
+    let Ok(mut h) = Helper::start(program, hello, &shared.starting) else {
         return Ok(());
     };
     match run_lane(&mut h, queue, shared, recycle) {
@@ -245,6 +247,7 @@ impl<'a> SmbUpload<'a> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             answered: Condvar::new(),
+            starting: Starting::default(),
         });
         let client = Arc::clone(&target.client);
         let url = tmp_url.clone();
@@ -353,6 +356,7 @@ impl<'a> SmbUpload<'a> {
         if self.tx.take().is_none() {
             return self.check();
         }
+        self.shared.starting.close();
         let mut first = None;
         for t in self.lanes.drain(..) {
             let r = t.join().unwrap_or_else(|_| Err(thread_died()));
