@@ -261,29 +261,42 @@ impl SmbStore {
             credentials: credentials.cloned(),
             connections,
         };
-        // Probe the share itself first: a missing share is NotFound "share X".
-        match target.client.stat("/") {
-            Ok(_) => {}
-            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+        // The root folder first (one request less on a remote share, where each is a few
+        // round trips); only when it is not found, the share itself, so that a missing share
+        // is NotFound "share X". A missing folder is fine (`mkdir_all("")` makes it).
+        let root_url = target.url("")?;
+        let root = match target.client.stat(&root_url) {
+            Ok(st) => Some(st.mode.is_dir()),
+            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(target.err("connect to", "", e)),
+        };
+        match root {
+            Some(true) => {}
+            Some(false) if !target.root.is_empty() => {
                 return Err(StoreError::NotFound {
                     target: target.name.clone(),
-                    what: format!("share {:?}", target.share),
-                    detail: format!(" (connect: {e})"),
-                });
+                    what: "folder".into(),
+                    detail: format!(" ({} is a file, not a folder)", target.root.join("\\")),
+                })
             }
-            Err(e) => return Err(target.err("connect to", "", e)),
-        }
-        if !target.root.is_empty() {
-            match target.stat_raw("")? {
-                Some(e) if !e.is_dir => {
+            _ => match target.client.stat("/") {
+                Ok(_) if !target.root.is_empty() => {}
+                Ok(_) => {
+                    return Err(target.io_err(
+                        "connect to",
+                        "",
+                        io::Error::other("the share's root is not a folder"),
+                    ))
+                }
+                Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(StoreError::NotFound {
                         target: target.name.clone(),
-                        what: "folder".into(),
-                        detail: format!(" ({} is a file, not a folder)", target.root.join("\\")),
-                    })
+                        what: format!("share {:?}", target.share),
+                        detail: format!(" (connect: {e})"),
+                    });
                 }
-                _ => {}
-            }
+                Err(e) => return Err(target.err("connect to", "", e)),
+            },
         }
         Ok(target)
     }
