@@ -196,6 +196,8 @@ fn stopped(pid: u32, why: impl std::fmt::Display) -> io::Error {
 impl Helper {
     /// Starts `program` as a helper for the file `hello` names and waits for its `ok`.
     pub(super) fn start(program: &Path, hello: &Hello, starting: &Starting) -> io::Result<Helper> {
+        let mut line = Zeroizing::new(serde_json::to_vec(hello).map_err(io::Error::other)?);
+        line.push(b'\n');
         let mut cmd = Command::new(program);
         // It needs no secret from the environment (AZS_BACKUP_PASSWORD and the like).
         for (name, _) in std::env::vars_os() {
@@ -225,8 +227,6 @@ impl Helper {
             helper.abandon();
             return Err(io::Error::other("the upload no longer needs helpers"));
         }
-        let mut line = Zeroizing::new(serde_json::to_vec(hello).map_err(io::Error::other)?);
-        line.push(b'\n');
         let r = helper
             .input()
             .and_then(|i| i.write_all(&line))
