@@ -14,8 +14,8 @@ pub enum TargetSpec {
     Smb(UncPath),
 }
 
-/// A parsed UNC share path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed UNC share path. (Serialised only to hand it to an upload's helper process.)
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UncPath {
     /// IPv4 address, IPv6 address (without brackets) or host name.
     pub host: String,

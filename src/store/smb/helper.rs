@@ -78,32 +78,27 @@ pub struct Connections {
 
 /// The connections an upload uses: [`CONNECTIONS_ENV`] when set, else [`DEFAULT_CONNECTIONS`].
 pub fn connections_from_env() -> Result<Connections, String> {
-    match std::env::var(CONNECTIONS_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(Connections {
-            max: DEFAULT_CONNECTIONS,
-            eager: false,
-        }),
-        Ok(v) => parse_connections(&v).map(|max| Connections { max, eager: true }),
-        Err(e) => Err(format!("{CONNECTIONS_ENV}: {e}")),
-    }
+    Ok(
+        match super::env_number(CONNECTIONS_ENV, CONNECTIONS_RANGE, "connections")? {
+            None => Connections {
+                max: DEFAULT_CONNECTIONS,
+                eager: false,
+            },
+            Some(n) => Connections {
+                max: n as usize,
+                eager: true,
+            },
+        },
+    )
 }
 
-fn parse_connections(v: &str) -> Result<usize, String> {
-    match v.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_CONNECTIONS).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{CONNECTIONS_ENV}={v:?} is not a number of connections in 1..={MAX_CONNECTIONS}"
-        )),
-    }
-}
+/// The numbers [`CONNECTIONS_ENV`] may give.
+const CONNECTIONS_RANGE: std::ops::RangeInclusive<u64> = 1..=MAX_CONNECTIONS as u64;
 
 /// What a helper needs, sent as its first line.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Hello {
-    host: String,
-    port: Option<u16>,
-    share: String,
-    folders: Vec<String>,
+    unc: UncPath,
     username: Option<String>,
     password: Option<String>,
     /// The temporary file, as a URL path below the share.
@@ -113,10 +108,7 @@ pub(super) struct Hello {
 impl Hello {
     pub(super) fn new(unc: &UncPath, credentials: Option<&Credentials>, url: &str) -> Hello {
         Hello {
-            host: unc.host.clone(),
-            port: unc.port,
-            share: unc.share.clone(),
-            folders: unc.folders.clone(),
+            unc: unc.clone(),
             username: credentials.map(|c| c.username.clone()),
             password: credentials.map(|c| c.password.to_string()),
             url: url.to_string(),
@@ -377,17 +369,11 @@ fn serve_on(input: &mut impl BufRead, answers: &mut impl Write) -> io::Result<()
     input.take(MAX_HELLO).read_line(&mut line)?;
     let hello: Hello = serde_json::from_str(&line)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("first line: {e}")))?;
-    let unc = UncPath {
-        host: hello.host.clone(),
-        port: hello.port,
-        share: hello.share.clone(),
-        folders: hello.folders.clone(),
-    };
     let credentials = hello.username.as_ref().map(|u| Credentials {
         username: u.clone(),
         password: Zeroizing::new(hello.password.clone().unwrap_or_default()),
     });
-    let store = SmbStore::connect(&unc, credentials.as_ref())
+    let store = SmbStore::connect(&hello.unc, credentials.as_ref())
         .map_err(|e| io::Error::other(e.to_string()))?;
     drop(credentials);
     let mut file = store
@@ -426,6 +412,8 @@ mod tests {
 
     #[test]
     fn connections_are_checked() {
+        let parse_connections =
+            |v| super::super::parse_number(CONNECTIONS_ENV, v, CONNECTIONS_RANGE, "connections");
         assert_eq!(parse_connections("1").unwrap(), 1);
         assert_eq!(parse_connections(" 8 ").unwrap(), 8);
         for bad in ["0", "9", "-1", "", "two", "1.5"] {

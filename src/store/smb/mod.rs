@@ -50,6 +50,7 @@ use pavao::{
     SmbOptions,
 };
 use std::io::{self, BufReader, Read, Write};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 use upload::SmbUpload;
@@ -76,10 +77,8 @@ pub struct SmbStore {
     client: Arc<SmbClient>,
     /// `\\host\share\folder` (or `smb://host:port/share/folder`), for messages.
     name: String,
-    share: String,
-    /// Folders below the share, outermost first: the target's root.
-    root: Vec<String>,
-    /// Where and as whom, for the helper processes of uploads (`helper.rs`).
+    /// The share and the folders below it (`unc.folders`, outermost first: the target's
+    /// root), also for the helper processes of uploads (`helper.rs`), with the credentials.
     unc: UncPath,
     credentials: Option<Credentials>,
     /// Connections per upload ([`helper::CONNECTIONS_ENV`]).
@@ -96,18 +95,36 @@ impl std::fmt::Debug for SmbStore {
 
 /// The request timeout: [`TIMEOUT_ENV`] when set, else [`DEFAULT_TIMEOUT`].
 pub fn timeout_from_env() -> Result<Duration, String> {
-    match std::env::var(TIMEOUT_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_TIMEOUT),
-        Ok(v) => parse_timeout(&v),
-        Err(e) => Err(format!("{TIMEOUT_ENV}: {e}")),
+    Ok(env_number(TIMEOUT_ENV, TIMEOUT_RANGE, "seconds")?
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs))
+}
+
+/// Seconds [`TIMEOUT_ENV`] may give.
+const TIMEOUT_RANGE: RangeInclusive<u64> = 1..=86_400;
+
+/// The number in `range` that the environment variable `name` gives (`unit` names what it
+/// counts, for the error), `None` when it is not set.
+fn env_number(name: &str, range: RangeInclusive<u64>, unit: &str) -> Result<Option<u64>, String> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(v) => parse_number(name, &v, range, unit).map(Some),
+        Err(e) => Err(format!("{name}: {e}")),
     }
 }
 
-fn parse_timeout(v: &str) -> Result<Duration, String> {
+/// `v`, the value of the environment variable `name`, as a number in `range`.
+fn parse_number(
+    name: &str,
+    v: &str,
+    range: RangeInclusive<u64>,
+    unit: &str,
+) -> Result<u64, String> {
     match v.trim().parse::<u64>() {
-        Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+        Ok(n) if range.contains(&n) => Ok(n),
         _ => Err(format!(
-            "{TIMEOUT_ENV}={v:?} is not a number of seconds in 1..=86400"
+            "{name}={v:?} is not a number of {unit} in {}..={}",
+            range.start(),
+            range.end()
         )),
     }
 }
@@ -255,8 +272,6 @@ impl SmbStore {
         let target = SmbStore {
             client: Arc::new(client),
             name,
-            share: unc.share.clone(),
-            root: unc.folders.clone(),
             unc: unc.clone(),
             credentials: credentials.cloned(),
             connections,
@@ -264,34 +279,31 @@ impl SmbStore {
         // The root folder first (one request less on a remote share, where each is a few
         // round trips); only when it is not found, the share itself, so that a missing share
         // is NotFound "share X". A missing folder is fine (`mkdir_all("")` makes it).
-        let root_url = target.url("")?;
-        let root = match target.client.stat(&root_url) {
-            Ok(st) => Some(st.mode.is_dir()),
-            Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(target.err("connect to", "", e)),
+        let root = &target.unc.folders;
+        let root_is_dir = if root.is_empty() {
+            None
+        } else {
+            match target.client.stat(&target.url("")?) {
+                Ok(st) => Some(st.mode.is_dir()),
+                Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(target.err("connect to", "", e)),
+            }
         };
-        match root {
+        match root_is_dir {
             Some(true) => {}
-            Some(false) if !target.root.is_empty() => {
+            Some(false) => {
                 return Err(StoreError::NotFound {
                     target: target.name.clone(),
                     what: "folder".into(),
-                    detail: format!(" ({} is a file, not a folder)", target.root.join("\\")),
+                    detail: format!(" ({} is a file, not a folder)", root.join("\\")),
                 })
             }
-            _ => match target.client.stat("/") {
-                Ok(_) if !target.root.is_empty() => {}
-                Ok(_) => {
-                    return Err(target.io_err(
-                        "connect to",
-                        "",
-                        io::Error::other("the share's root is not a folder"),
-                    ))
-                }
+            None => match target.client.stat("/") {
+                Ok(_) => {}
                 Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(StoreError::NotFound {
                         target: target.name.clone(),
-                        what: format!("share {:?}", target.share),
+                        what: format!("share {:?}", target.unc.share),
                         detail: format!(" (connect: {e})"),
                     });
                 }
@@ -305,7 +317,7 @@ impl SmbStore {
     fn url(&self, rel: &str) -> Result<String, StoreError> {
         let parts = components(rel).map_err(|e| self.io_err("use", rel, e))?;
         let mut url = String::new();
-        for p in self.root.iter().map(String::as_str).chain(parts) {
+        for p in self.unc.folders.iter().map(String::as_str).chain(parts) {
             url.push('/');
             url.push_str(&encode(p));
         }
@@ -331,8 +343,8 @@ impl SmbStore {
                 name: rel
                     .rsplit('/')
                     .find(|p| !p.is_empty())
-                    .or(self.root.last().map(String::as_str))
-                    .unwrap_or(&self.share)
+                    .or(self.unc.folders.last().map(String::as_str))
+                    .unwrap_or(&self.unc.share)
                     .to_string(),
                 is_dir: st.mode.is_dir(),
                 size: st.size,
@@ -411,7 +423,13 @@ impl Store for SmbStore {
             }
         }
         // A parent is missing: walk from the share down, the root folders, then `dir`.
-        let all: Vec<&str> = self.root.iter().map(String::as_str).chain(parts).collect();
+        let all: Vec<&str> = self
+            .unc
+            .folders
+            .iter()
+            .map(String::as_str)
+            .chain(parts)
+            .collect();
         let mut url = String::new();
         let mut missing = false;
         for p in all {
@@ -656,8 +674,9 @@ mod tests {
 
     #[test]
     fn timeout_is_checked() {
-        assert_eq!(parse_timeout("5").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_timeout(" 120 ").unwrap(), Duration::from_secs(120));
+        let parse_timeout = |v| parse_number(TIMEOUT_ENV, v, TIMEOUT_RANGE, "seconds");
+        assert_eq!(parse_timeout("5").unwrap(), 5);
+        assert_eq!(parse_timeout(" 120 ").unwrap(), 120);
         for bad in ["0", "-1", "1.5", "", "ten", "86401"] {
             assert!(
                 parse_timeout(bad).unwrap_err().contains(TIMEOUT_ENV),

@@ -32,6 +32,7 @@ use super::{SmbStore, WRITE_BATCH};
 use crate::store::{StoreError, Upload};
 use pavao::{SmbClient, SmbError, SmbOpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
@@ -181,14 +182,12 @@ fn first_lane(
 
 /// A helper lane: starts the helper (left out, `Ok`, if it cannot start), then writes batches.
 fn helper_lane(
+    program: &Path,
     hello: &Hello,
     queue: &Queue,
     shared: &Shared,
     recycle: &Sender<Vec<u8>>,
 ) -> io::Result<()> {
-    let Some(program) = helper::program() else {
-        return Ok(());
-    };
     let Ok(mut h) = Helper::start(program, hello, &shared.starting) else {
         return Ok(());
     };
@@ -213,8 +212,6 @@ pub(super) struct SmbUpload<'a> {
     /// `None` once the lanes are joined (finished, or failed).
     tx: Option<SyncSender<Batch>>,
     lanes: Vec<JoinHandle<io::Result<()>>>,
-    /// Connections this upload may use, and whether helpers start without waiting.
-    connections: helper::Connections,
     helpers_started: bool,
     /// When the upload started, and how long the caller has waited for a free lane.
     started: Instant,
@@ -285,7 +282,6 @@ impl<'a> SmbUpload<'a> {
             queue: weak_queue,
             tx: Some(tx),
             lanes: vec![thread],
-            connections: target.connections,
             helpers_started: false,
             started: Instant::now(),
             waited: Duration::ZERO,
@@ -320,30 +316,26 @@ impl<'a> SmbUpload<'a> {
     fn maybe_start_helpers(&mut self) {
         let waited_enough = self.waited >= WAITED_ENOUGH
             && self.waited.as_secs_f64() >= WAITED_SHARE * self.started.elapsed().as_secs_f64();
-        if self.helpers_started
-            || self.connections.max < 2
-            || !(self.connections.eager || waited_enough)
-        {
+        let connections = self.target.connections;
+        if self.helpers_started || connections.max < 2 || !(connections.eager || waited_enough) {
             return;
         }
         self.helpers_started = true;
-        if helper::program().is_none() {
+        let (Some(program), Some(queue)) = (helper::program(), self.queue.upgrade()) else {
             return;
-        }
-        for i in 1..self.connections.max {
+        };
+        for i in 1..connections.max {
             let hello = Hello::new(
                 &self.target.unc,
                 self.target.credentials.as_ref(),
                 &self.tmp_url,
             );
-            let Some(queue) = self.queue.upgrade() else {
-                return;
-            };
+            let queue = Arc::clone(&queue);
             let shared = Arc::clone(&self.shared);
             let recycle = self.recycle_tx.clone();
             if let Ok(t) = std::thread::Builder::new()
                 .name(format!("smb-upload-{i}"))
-                .spawn(move || helper_lane(&hello, &queue, &shared, &recycle))
+                .spawn(move || helper_lane(program, &hello, &queue, &shared, &recycle))
             {
                 self.lanes.push(t);
             }
@@ -376,7 +368,6 @@ impl<'a> SmbUpload<'a> {
     /// Hands `data` (the bytes at offset `self.sent`) to the lanes. Fails with a lane's
     /// error when one has failed.
     fn hand_over(&mut self, data: Vec<u8>) -> io::Result<()> {
-        self.check()?;
         self.lane_failure()?;
         let Some(tx) = self.tx.as_ref() else {
             return Err(io::Error::other("upload already finished"));
