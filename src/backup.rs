@@ -411,25 +411,34 @@ pub enum Room {
 }
 
 /// The expected size of the next backup: per configured source, the encrypted size it had in
-/// the newest backup on the target where it succeeded, else in the last backup where it
-/// succeeded on any target (`remembered`, from the state), else its plain size (a walk of the
-/// directory, which with many files costs about as much as reading them).
+/// the last backup this machine made of it on any target (`remembered`, from the state), else
+/// in the newest backup on the target where it succeeded (`on_target`, called at most once:
+/// on a remote share each manifest read costs round trips, and the state usually knows every
+/// source), else its plain size (a walk of the directory, which with many files costs about
+/// as much as reading them).
 pub fn estimate_size(
     sources: &[Source],
-    backups: &[Manifest],
     remembered: &std::collections::BTreeMap<String, u64>,
+    on_target: &mut dyn FnMut() -> Vec<Manifest>,
 ) -> u64 {
+    let mut backups: Option<Vec<Manifest>> = None;
     sources
         .iter()
         .map(|s| {
-            backups
-                .iter()
-                .flat_map(|m| m.role_status.iter())
-                .find(|r| {
-                    r.status == Status::Succeeded && r.role_name.eq_ignore_ascii_case(&s.name)
+            remembered
+                .get(&s.name.to_lowercase())
+                .copied()
+                .or_else(|| {
+                    backups
+                        .get_or_insert_with(&mut *on_target)
+                        .iter()
+                        .flat_map(|m| m.role_status.iter())
+                        .find(|r| {
+                            r.status == Status::Succeeded
+                                && r.role_name.eq_ignore_ascii_case(&s.name)
+                        })
+                        .map(|r| r.encrypted_size_in_bytes)
                 })
-                .map(|r| r.encrypted_size_in_bytes)
-                .or_else(|| remembered.get(&s.name.to_lowercase()).copied())
                 .or_else(|| measure(&s.path))
                 .unwrap_or(0)
         })
@@ -447,13 +456,22 @@ pub fn check_room(
     let Some(cap) = target.capacity()? else {
         return Ok(Room::Unknown);
     };
-    let backups = manifest::list(target)?;
     // A state that cannot be read only costs the walk here (the run reports it when it
     // records its result).
     let remembered = crate::state::State::load(&loaded.paths.state)
         .map(|st| st.source_sizes)
         .unwrap_or_default();
-    let estimate = estimate_size(&loaded.settings.sources, &backups, &remembered);
+    let mut failed = None;
+    let mut on_target = || {
+        manifest::list(target).unwrap_or_else(|e| {
+            failed = Some(e);
+            Vec::new()
+        })
+    };
+    let estimate = estimate_size(&loaded.settings.sources, &remembered, &mut on_target);
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let available = cap.available;
     if estimate <= available {
         return Ok(Room::Fits {
@@ -462,6 +480,7 @@ pub fn check_room(
         });
     }
     let days = loaded.settings.backup_retention_period_in_days;
+    let backups = manifest::list(target)?;
     let plan = crate::retention::plan(target, now, days, None)?;
     let reclaimable = plan
         .items

@@ -389,11 +389,13 @@ impl<'t> RunLock<'t> {
     /// Refreshes the target lock from a thread of its own, every third of the lease (at most
     /// every [`REFRESH_EVERY`]), whatever the run is doing: one huge file or a slow source
     /// cannot outlive the lease. `open` opens a second connection to the target for the thread
-    /// (connections are not shared between threads). When the lock is found lost, the thread
-    /// stops and [`RunLock::check_held`] fails from then on.
+    /// (connections are not shared between threads), when the first refresh is due: a run
+    /// shorter than that never pays for it (a dozen round trips on a remote share, made while
+    /// the run's own requests wait). When the lock is found lost, the thread stops and
+    /// [`RunLock::check_held`] fails from then on.
     pub fn keep_alive(
         &mut self,
-        open: Box<dyn FnOnce() -> std::result::Result<Box<dyn Store>, StoreError> + Send>,
+        open: Box<dyn Fn() -> std::result::Result<Box<dyn Store>, StoreError> + Send>,
     ) {
         let every = REFRESH_EVERY
             .min((lease() / 3).to_std().unwrap_or(REFRESH_EVERY))
@@ -403,18 +405,22 @@ impl<'t> RunLock<'t> {
         let lost = self.lost.clone();
         let info = self.info.clone();
         let handle = std::thread::spawn(move || {
-            let target = match open() {
-                Ok(t) => t,
-                Err(e) => {
-                    *lost.lock().expect("lock flag") =
-                        Some(format!("cannot keep the lock on the target alive: {e}"));
-                    return;
-                }
-            };
             let lease = lease().to_std().unwrap_or_default();
             let mut refreshed = std::time::Instant::now();
+            let mut target: Option<Box<dyn Store>> = None;
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                match refresh_in_place(target.as_ref(), &info, &bytes) {
+                // A connection that cannot be opened is a refresh that failed: tried again at
+                // the next turn.
+                let t = match &target {
+                    Some(t) => Ok(t),
+                    None => open()
+                        .map(|t| &*target.insert(t))
+                        .map_err(|e| format!("cannot keep the lock on the target alive: {e}")),
+                };
+                let r = t
+                    .map_err(RefreshError::Failed)
+                    .and_then(|t| refresh_in_place(t.as_ref(), &info, &bytes));
+                match r {
                     Ok(()) => refreshed = std::time::Instant::now(),
                     // A refresh the target failed (a dropped connection) is tried again at the
                     // next turn; the lock is given up only when it could expire before that.

@@ -159,6 +159,10 @@ impl StoreError {
     }
 }
 
+/// The room [`Store::read_all`] and [`Store::read_limited`] start with (manifests and locks
+/// are a few KiB).
+const SMALL_READ: usize = 64 << 10;
+
 /// Splits a target path (relative, `/`-separated; `""` is the target's root) into its
 /// components. Every target checks every path it is given with this, whatever the caller:
 /// empty, `.`, `..` and absolute components, backslashes and control characters are refused,
@@ -228,7 +232,9 @@ pub trait Store {
 
     /// Reads a whole small file.
     fn read_all(&self, path: &str) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::new();
+        // Room up front: an empty Vec makes `read_to_end` start with a 32-byte probe, one more
+        // request (a round trip on a share) for every small file.
+        let mut buf = Vec::with_capacity(SMALL_READ);
         self.open(path)?
             .read_to_end(&mut buf)
             .map_err(|e| StoreError::from_io(&self.display(), "read", path, e))?;
@@ -238,7 +244,8 @@ pub trait Store {
     /// Reads a small file, at most `limit + 1` bytes of it (so a caller can tell a file that is
     /// too large without reading all of it).
     fn read_limited(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::new();
+        let mut buf =
+            Vec::with_capacity(SMALL_READ.min(usize::try_from(limit).unwrap_or(SMALL_READ)) + 1);
         self.open(path)?
             .take(limit.saturating_add(1))
             .read_to_end(&mut buf)

@@ -566,22 +566,30 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn a_backup_that_cannot_fit_fails_before_writing() {
-    let w = World::new();
-    let Some(_fs) = Tmpfs::mount(w.path("share"), "8m") else {
+/// A target on an 8 MiB tmpfs (`share/t`) with one backup (at 01:00) of `src/a`, `size`
+/// bytes of noise; `None` (the test is skipped) when mounting needs root.
+fn tmpfs_target_with_a_backup(w: &World, size: usize, seed: u64) -> Option<(Tmpfs, Value)> {
+    let Some(fs) = Tmpfs::mount(w.path("share"), "8m") else {
         eprintln!("skipped: mounting a tmpfs needs root");
-        return;
+        return None;
     };
     let (cer, _) = w.new_cert("cap", None);
-    w.write("src/a/data.bin", &noise(3 << 20, 1));
+    w.write("src/a/data.bin", &noise(size, seed));
     let out = w
         .configure_cmd(&w.path("share/t"), &cer, &["a=src/a"])
         .env("AZS_BACKUP_NOW", T0)
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    json_at(&w, "2026-01-01T01:00:00Z", &["start-backup"]);
+    Some((fs, json_at(w, "2026-01-01T01:00:00Z", &["start-backup"])))
+}
+
+#[test]
+fn a_backup_that_cannot_fit_fails_before_writing() {
+    let w = World::new();
+    let Some(_fs) = tmpfs_target_with_a_backup(&w, 3 << 20, 1) else {
+        return;
+    };
 
     // About 5 MiB are left: less than the next two backups (2 × 3 MiB).
     let out = run_at(&w, "2026-01-01T01:10:00Z", &["status", "--check", "--json"]);
@@ -709,6 +717,31 @@ fn the_capacity_estimate_remembers_the_last_backup_across_targets() {
     move_to(&w, "small");
     let v = json_at(&w, "2026-01-01T03:00:00Z", &["start-backup"]);
     assert_eq!(v["status"], "Succeeded", "{v}");
+}
+
+#[test]
+fn the_capacity_estimate_trusts_this_machine_over_the_share() {
+    // The state remembers each source's last size: a manifest on the share that claims more
+    // (anyone who can write there can write one) does not make the estimate, and so cannot
+    // stop the backups; the share's manifests are not even read for a source the state knows.
+    let w = World::new();
+    let Some((_fs, first)) = tmpfs_target_with_a_backup(&w, 2 << 20, 3) else {
+        return;
+    };
+    let id = first["backupId"].as_str().unwrap();
+    let path = w.path(&format!("share/t/MASBackup/{id}/manifest.json"));
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["roleStatus"][0]["encryptedSizeInBytes"] = Value::from(100u64 << 20);
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    // The forged size is read (the backup is listed with it) ...
+    let list = json_at(&w, "2026-01-01T01:30:00Z", &["list"]);
+    assert!(
+        list.to_string().contains(&(100u64 << 20).to_string()),
+        "{list}"
+    );
+    // ... and does not make the estimate: 2 MiB fit in the 6 MiB left.
+    let out = run_at(&w, "2026-01-01T02:00:00Z", &["start-backup"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Runs the binary in `w` (at time `T0`) with at most `limit` open files (`ulimit -n`).

@@ -49,7 +49,7 @@ use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbMode, SmbOpenOptions,
     SmbOptions,
 };
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
@@ -504,6 +504,41 @@ impl Store for SmbStore {
         Ok(Box::new(BufReader::with_capacity(READ_BUFFER, f)))
     }
 
+    /// Reads without the confirming read at the end: libsmbclient's `smbc_read` goes on
+    /// reading until it has the bytes asked for or meets the end of the file (`cli_pull`), so
+    /// a short read is the end. A lock or a manifest costs one read request fewer (a round
+    /// trip on a remote share; the generic version asks three times for a 300-byte lock).
+    fn read_limited(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let url = self.url(path)?;
+        let mut f = self
+            .client
+            .open_with(&url, SmbOpenOptions::default().read(true))
+            .map_err(|e| self.err("open", path, e))?;
+        let want = limit.saturating_add(1);
+        let mut buf = Vec::new();
+        loop {
+            // 64 KiB first (locks and manifests are a few KiB), then larger reads.
+            let chunk = if buf.is_empty() {
+                64 << 10
+            } else {
+                READ_BUFFER
+            };
+            let room = (want - buf.len() as u64).min(chunk as u64) as usize;
+            let start = buf.len();
+            buf.resize(start + room, 0);
+            let n = loop {
+                match f.read(&mut buf[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r.map_err(|e| self.io_err("read", path, e))?,
+                }
+            };
+            buf.truncate(start + n);
+            if n < room || buf.len() as u64 >= want {
+                return Ok(buf);
+            }
+        }
+    }
+
     fn create(&self, path: &str) -> Result<Box<dyn Upload + '_>, StoreError> {
         let parts = components(path).map_err(|e| self.io_err("create", path, e))?;
         let Some((base, parents)) = parts.split_last() else {
@@ -537,6 +572,7 @@ impl Store for SmbStore {
         let mut file = match self.client.open_with(
             &url,
             SmbOpenOptions::default()
+                .read(true)
                 .write(true)
                 .create(true)
                 .exclusive(true),
@@ -545,17 +581,18 @@ impl Store for SmbStore {
             Err(SmbError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
             Err(e) => return Err(self.err("create", path, e)),
         };
-        let written = file.write_all(data);
+        // The size as the server has it, asked on the open handle (one request; a `stat`
+        // after the close is about five).
+        let written = file
+            .write_all(data)
+            .map_err(|e| ("write", e))
+            .and_then(|()| file.seek(SeekFrom::End(0)).map_err(|e| ("stat", e)));
         drop(file);
-        if let Err(e) = written {
-            self.discard(&url);
-            return Err(self.io_err("write", path, e));
-        }
-        let found = match self.client.stat(&url) {
-            Ok(st) => st.size,
-            Err(e) => {
+        let found = match written {
+            Ok(n) => n,
+            Err((op, e)) => {
                 self.discard(&url);
-                return Err(self.err("stat", path, e));
+                return Err(self.io_err(op, path, e));
             }
         };
         if let Err(e) = StoreError::check_size(&self.name, path, data.len() as u64, found) {
