@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Upload to a share in "another site": azs-backup's SMB upload rate compared with `smbclient put`
-# of the same bytes, both through a TCP proxy on loopback that adds a fixed latency in each
-# direction (bench/latency_proxy.py, 10 ms by default, so 20 ms per round trip).
+# Upload to (and read back from) a share in "another site": azs-backup's SMB upload rate
+# compared with `smbclient put` of the same bytes, and its read rate with `smbclient get`, all
+# through a TCP proxy on loopback that adds a fixed latency in each direction
+# (bench/latency_proxy.py, 10 ms by default, so 20 ms per round trip).
 #
 #   bash bench/smb-latency.sh [WORKDIR]      (default /tmp/azs-latency; run as root)
 #
@@ -22,6 +23,10 @@
 #   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
 #   A  azs-backup start-backup to smb://127.0.0.1:PROXY/backups/lat (through the proxy)
 #   B  smbclient put of the archive that A wrote (the same bytes), through the same proxy
+#   V  azs-backup verify --key of that backup from the share, through the proxy (it reads,
+#      decrypts and decompresses the whole archive: a restore without the writing)
+#   V0 (AZS_BIN_BASE) the same verify with the base binary
+#   G  smbclient get of the archive to /dev/null, through the same proxy
 #   P  (AZS_BENCH_PIPELINE=1) the pipeline an operator would script, then smbclient put
 # The upload rate of a case is the archive's size divided by its wall time. The target (issue
 # 12) is A >= 0.8 x B. Prints a Markdown table; the numbers of each run are in WORKDIR/times.
@@ -143,6 +148,24 @@ for i in $(seq "$RUNS"); do
         die "smbclient put failed"
     }
     rm -f "$SMB/share/backups/lat/put.bin" "$WORK/archive.bin"
+    # Reading back: verify --key reads, decrypts and decompresses the whole archive (restore
+    # without the writing), against smbclient get of the same file.
+    ID=$(basename "$(dirname "$ARCHIVE")")
+    KEY=$WORK/cert/lat.azs-backup.test.pem
+    log "run $i: V (azs-backup verify --key over the proxy)"
+    /usr/bin/time -f '%e %U %S %M' -o "$T/V.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
+    if [ -n "$BASE" ]; then
+        log "run $i: V0 (the base binary's verify --key over the proxy)"
+        /usr/bin/time -f '%e %U %S %M' -o "$T/V0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
+    fi
+    log "run $i: G (smbclient get of the archive over the proxy)"
+    REL=${ARCHIVE#"$SMB/share/backups/"}
+    /usr/bin/time -f '%e %U %S %M' -o "$T/G.$i" smbclient --configfile="$WORK/smbclient.conf" \
+        "//127.0.0.1/backups" -p "$PPORT" -A "$SMB/smbclient.auth" \
+        -c "get $REL /dev/null" >"$T/G.$i.out" 2>&1 || {
+        cat "$T/G.$i.out" >&2
+        die "smbclient get failed"
+    }
     if [ -n "$PIPELINE" ]; then
         log "run $i: P (tar | zstd -${LEVEL:-1} -T2 | age, then smbclient put)"
         /usr/bin/time -f '%e %U %S %M' -o "$T/P.$i" bash -c "tar -C '$DATA' -cf - . | zstd -${LEVEL:-1} -T2 -q | age -r $RECIPIENT > '$WORK/p.age' && smbclient --configfile='$WORK/smbclient.conf' //127.0.0.1/backups -p $PPORT -A '$SMB/smbclient.auth' -c 'put $WORK/p.age lat/p.age'" >"$T/P.$i.out" 2>&1 || {
@@ -172,8 +195,17 @@ rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
         P=$(col P 1)
         echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') |"
     fi
+    V=$(col V 1) G=$(col G 1)
+    echo "| V: azs-backup verify --key from the share $VIA | $V | $(rate "$V") | $(col V 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    if [ -n "$BASE" ]; then
+        V0=$(col V0 1)
+        echo "| V0: the base binary's verify --key from the share $VIA | $V0 | $(rate "$V0") | $(col V0 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    fi
+    echo "| G: smbclient get of the archive $VIA | $G | $(rate "$G") | $(col G 4 | awk '{printf "%.0f", $1 / 1024}') |"
     echo
     awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
+    awk -v v="$V" -v g="$G" 'BEGIN {printf "V rate / G rate = %.2f (reading back)\n", g / v}'
+    [ -z "$BASE" ] || awk -v v="$V0" -v g="$G" 'BEGIN {printf "V0 rate / G rate = %.2f\n", g / v}'
     [ -z "$BASE" ] || awk -v a="$A0" -v b="$B" 'BEGIN {printf "A0 rate / B rate = %.2f\n", b / a}'
     [ -z "$PIPELINE" ] || awk -v a="$A" -v p="$P" 'BEGIN {printf "A time / P time = %.2f (target 5, no proxy: <= 0.55)\n", a / p}'
 } | tee "$WORK/results.md"

@@ -297,6 +297,18 @@ fn large_upload_is_complete() {
     assert_eq!(names(&t.list("").unwrap()), vec!["big.bin"]);
     let back = t.read_all("big.bin").unwrap();
     assert!(back == data, "content differs after the round trip");
+    // Reads ahead (a thread, 8 MiB requests): byte-sized reads see the same bytes, and a
+    // reader dropped half-way stops its thread (the file is deleted below).
+    let mut r = t.open("big.bin").unwrap();
+    let mut head = vec![0u8; WRITE_BATCH + 7];
+    r.read_exact(&mut head[..1]).unwrap();
+    r.read_exact(&mut head[1..]).unwrap();
+    assert!(head == data[..head.len()]);
+    drop(r);
+    // Small reads: at most `limit + 1` bytes, or all of a shorter file.
+    let limit = WRITE_BATCH as u64 + 5;
+    assert!(t.read_limited("big.bin", limit).unwrap() == data[..limit as usize + 1]);
+    assert!(t.read_limited("big.bin", 1 << 30).unwrap() == data);
     // One big write (larger than a batch) goes straight through too.
     let mut up = t.create("one-write.bin").unwrap();
     up.write_all(&data).unwrap();

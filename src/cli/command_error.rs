@@ -79,6 +79,7 @@ impl CommandError {
                 | Error::TargetPath(_)
                 | Error::Clock(_)
                 | Error::Source { .. } => (exit::SETTINGS, "settings"),
+                Error::Store(StoreError::BadEnvironment(_)) => (exit::USAGE, "usage"),
                 Error::Store(_) => (exit::TARGET, "target"),
                 Error::BrokenChain(_) => (exit::TARGET, "brokenChain"),
                 Error::Locked(_) => (exit::LOCKED, "locked"),

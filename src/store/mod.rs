@@ -62,6 +62,10 @@ pub enum StoreError {
         written: u64,
         found: u64,
     },
+    /// An `AZS_BACKUP_SMB_*` environment variable with a value outside its range (the message
+    /// names the variable and the range): the operator's input, not the target's fault.
+    #[error("{0}")]
+    BadEnvironment(String),
     #[error("{op} {path} on {target}: {source}")]
     Io {
         target: String,

@@ -40,6 +40,7 @@
 //!   written to disk nor put in a command line. (pavao keeps its own copy of it in memory, which
 //!   is not zeroed when the target is dropped.)
 
+mod download;
 pub mod helper;
 mod upload;
 
@@ -49,7 +50,7 @@ use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbMode, SmbOpenOptions,
     SmbOptions,
 };
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +63,7 @@ use upload::SmbUpload;
 /// SMB2 write, and what Windows Server 2012 and later accept (a server that accepts less gets
 /// several requests, one after the other).
 pub const WRITE_BATCH: usize = 8 << 20;
-/// Reads from the server are this large.
+/// Small reads (`read_limited`) grow by this much.
 const READ_BUFFER: usize = 1 << 20;
 /// Environment variable that sets the timeout of each SMB request, in seconds.
 pub const TIMEOUT_ENV: &str = "AZS_BACKUP_SMB_TIMEOUT_SECS";
@@ -237,14 +238,8 @@ impl SmbStore {
         credentials: Option<&Credentials>,
     ) -> Result<SmbStore, StoreError> {
         let name = unc.to_string();
-        let bad_env = |why| StoreError::Io {
-            target: name.clone(),
-            op: "configure",
-            path: String::new(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, why),
-        };
-        let timeout = timeout_from_env().map_err(bad_env)?;
-        let connections = helper::connections_from_env().map_err(bad_env)?;
+        let timeout = timeout_from_env().map_err(StoreError::BadEnvironment)?;
+        let connections = helper::connections_from_env().map_err(StoreError::BadEnvironment)?;
         let server = match unc.port {
             Some(port) => format!("smb://{}:{port}", unc.url_host()),
             None => format!("smb://{}", unc.url_host()),
@@ -497,11 +492,9 @@ impl Store for SmbStore {
 
     fn open(&self, path: &str) -> Result<Box<dyn Read + '_>, StoreError> {
         let url = self.url(path)?;
-        let f = self
-            .client
-            .open_with(&url, SmbOpenOptions::default().read(true))
+        let f = download::SmbDownload::start(&self.client, &url)
             .map_err(|e| self.err("open", path, e))?;
-        Ok(Box::new(BufReader::with_capacity(READ_BUFFER, f)))
+        Ok(Box::new(f))
     }
 
     /// Reads without the confirming read at the end: libsmbclient's `smbc_read` goes on
