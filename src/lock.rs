@@ -219,10 +219,16 @@ pub fn acquire<'t>(
     let info = LockInfo::new(&op, now);
     let bytes = info.to_bytes();
     let local = lock_local(local_path, &bytes, warn)?;
-    let taken = target
-        .mkdir_all(ROOT)
-        .map_err(Error::from)
-        .and_then(|_| acquire_target(target, &bytes, now, warn));
+    // `MASBackup` is made only when the lock cannot be created for want of it (the first run
+    // on a target): on a share the `stat` of an existing folder costs 3 requests, each a
+    // round trip.
+    let taken = match acquire_target(target, &bytes, now, warn) {
+        Err(Error::Store(StoreError::NotFound { .. })) => target
+            .mkdir_all(ROOT)
+            .map_err(Error::from)
+            .and_then(|()| acquire_target(target, &bytes, now, warn)),
+        r => r,
+    };
     if let Err(e) = taken {
         unlock_local(&local);
         return Err(e);
