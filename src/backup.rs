@@ -480,13 +480,14 @@ pub fn check_room(
         });
     }
     let days = loaded.settings.backup_retention_period_in_days;
-    let backups = manifest::list(target)?;
-    let plan = crate::retention::plan(target, now, days, None)?;
+    let found = manifest::scan(target)?;
+    let plan = crate::retention::plan_scanned(target, &found, now, days, None)?;
+    let backups: Vec<&Manifest> = found.iter().filter_map(manifest::Found::backup).collect();
     let reclaimable = plan
         .items
         .iter()
         .filter_map(|i| i.backup_id.as_deref())
-        .filter_map(|id| backups.iter().find(|m| m.backup_id == id))
+        .filter_map(|id| backups.iter().copied().find(|m| m.backup_id == id))
         .map(Manifest::encrypted_size)
         .fold(0u64, u64::saturating_add);
     if estimate <= available.saturating_add(reclaimable) {

@@ -190,6 +190,16 @@ pub enum Found {
     Invalid { name: String, reason: String },
 }
 
+impl Found {
+    /// The manifest of a complete backup; `None` for the other folders.
+    pub fn backup(&self) -> Option<&Manifest> {
+        match self {
+            Found::Backup(m) => Some(m),
+            Found::Incomplete { .. } | Found::Invalid { .. } => None,
+        }
+    }
+}
+
 /// Reads and validates the manifest of one backup (see [`parse`]).
 pub fn read(target: &dyn Store, id: &str) -> Result<Manifest> {
     if !is_backup_id(id) {

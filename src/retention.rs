@@ -173,14 +173,25 @@ pub fn plan(
     retention_days: u32,
     running: Option<&str>,
 ) -> Result<Plan> {
-    let found = manifest::scan(target)?;
-    let backups: Vec<Manifest> = found
-        .iter()
-        .filter_map(|f| match f {
-            Found::Backup(m) => Some((**m).clone()),
-            Found::Incomplete { .. } | Found::Invalid { .. } => None,
-        })
-        .collect();
+    plan_scanned(
+        target,
+        &manifest::scan(target)?,
+        now,
+        retention_days,
+        running,
+    )
+}
+
+/// [`plan`] from what [`manifest::scan`] found on `target`, for a caller that needs the
+/// manifests too (on a share each manifest read costs round trips: one scan serves both).
+pub fn plan_scanned(
+    target: &dyn Store,
+    found: &[Found],
+    now: DateTime<Utc>,
+    retention_days: u32,
+    running: Option<&str>,
+) -> Result<Plan> {
+    let backups: Vec<Manifest> = found.iter().filter_map(Found::backup).cloned().collect();
     let mut notes = Vec::new();
     let protected = newest_complete(target, &backups, now, &mut notes)?;
     let age = by_age(&backups, now, retention_days, protected.as_deref());
@@ -220,7 +231,7 @@ pub fn plan(
             k.created_date_time.to_rfc3339()
         ));
     }
-    leftover_folders(target, &found, running, &mut items, &mut notes)?;
+    leftover_folders(target, found, running, &mut items, &mut notes)?;
     // Stray files: in MASBackup/ itself, and inside the backups that stay.
     let mut dirs = vec![ROOT.to_string()];
     dirs.extend(

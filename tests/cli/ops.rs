@@ -720,6 +720,39 @@ fn the_capacity_estimate_remembers_the_last_backup_across_targets() {
 }
 
 #[test]
+fn a_backup_that_fits_only_after_a_prune() {
+    // Two backups of 3 MiB on an 8 MiB target, both past the retention period: the next one
+    // (about 3 MiB) does not fit in what is free, but does once prune removed the older (the
+    // newest is always kept). `start-backup` deletes nothing unasked and says to prune first;
+    // `tick` prunes first, says so, and backs up.
+    let w = World::new();
+    let Some(_fs) = tmpfs_target_with_a_backup(&w, 3 << 20, 4) else {
+        return;
+    };
+    w.write("src/a/data.bin", &noise(3 << 20, 5));
+    json_at(&w, "2026-01-01T02:00:00Z", &["start-backup"]);
+    let folders = || {
+        std::fs::read_dir(w.path("share/t/MASBackup"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(folders(), 2, "two backups");
+    let late = "2026-01-10T00:00:00Z";
+    let out = run_at(&w, late, &["start-backup"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 4, "{err}");
+    assert!(
+        err.contains("pruning first frees about 3.0 MiB") && err.contains("azs-backup prune"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let out = run_at(&w, late, &["tick"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("pruning before the backup"), "{err}");
+}
+
+#[test]
 fn the_capacity_estimate_trusts_this_machine_over_the_share() {
     // The state remembers each source's last size: a manifest on the share that claims more
     // (anyone who can write there can write one) does not make the estimate, and so cannot

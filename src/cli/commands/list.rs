@@ -31,10 +31,7 @@ pub fn run(ctx: &Context, a: ListArgs) -> Result<i32, CommandError> {
     let found = manifest::scan(t.as_ref())?;
     let backups: Vec<&Manifest> = found
         .iter()
-        .filter_map(|f| match f {
-            Found::Backup(m) => Some(m.as_ref()),
-            _ => None,
-        })
+        .filter_map(Found::backup)
         .skip(usize::try_from(a.skip).unwrap_or(usize::MAX))
         .take(
             a.top
