@@ -17,6 +17,7 @@
 //!   it. A thread that stops without saying the file ended is an error, never an early end.
 //! - Drop: the caller hangs up, the thread stops after the read it is doing, and is joined.
 
+use crate::read_full::read_full;
 use pavao::{SmbClient, SmbError, SmbOpenOptions};
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -110,19 +111,19 @@ fn read_ahead(
             }
         };
         buf.resize(READ_BATCH, 0);
-        let batch = loop {
-            match file.read(&mut buf) {
-                Ok(0) => break Batch::End,
-                Ok(n) => {
-                    buf.truncate(n);
-                    break Batch::Data(buf);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Batch::Failed(e),
-            }
+        let (n, failed) = read_full(&mut file, &mut buf);
+        buf.truncate(n);
+        // A batch that is not full met the end or a failed read: what was read goes first.
+        let last = match failed {
+            Some(e) => Some(Batch::Failed(e)),
+            None if n < READ_BATCH => Some(Batch::End),
+            None => None,
         };
-        let last = !matches!(batch, Batch::Data(_));
-        if tx.send(batch).is_err() || last {
+        if n > 0 && tx.send(Batch::Data(buf)).is_err() {
+            return;
+        }
+        if let Some(last) = last {
+            let _ = tx.send(last);
             return;
         }
     }

@@ -460,16 +460,9 @@ impl<'a> SmbUpload<'a> {
         self.send_buffer()
             .and_then(|()| self.join(true))
             .map_err(|e| t.io_err("write", &rel, e))?;
+        // Lanes that all succeeded leave the size measured (`join`).
         let measured = self.shared.state().measured;
-        let found = match measured {
-            Some(n) => n,
-            None => {
-                t.client
-                    .stat(&self.tmp_url)
-                    .map_err(|e| t.err("stat", &rel, e))?
-                    .size
-            }
-        };
+        let found = measured.ok_or_else(|| t.io_err("write", &rel, thread_died()))?;
         StoreError::check_size(&t.name, &rel, self.written, found)?;
         // libsmbclient's rename deletes an existing destination first: refuse it here.
         if t.stat_raw(&rel)?.is_some() {
