@@ -28,7 +28,8 @@
 //! rename can succeed), checked to be the very lock that was judged stale, and deleted; then
 //! the lock is created anew. A running backup refreshes its expiry every
 //! [`REFRESH_EVERY`] from its progress callbacks ([`Keeper`]), so a lock expires
-//! [`LEASE_MINUTES`] after its holder stopped making progress.
+//! [`LEASE_MINUTES`] after its holder stopped making progress. A run trusts its lock without
+//! reading it for [`TRUSTED_FOR`] after it last wrote or read it.
 
 use crate::error::{Error, Result};
 use crate::host::{host_name, machine_id};
@@ -43,6 +44,7 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 /// The lock file on the target.
 pub const TARGET_LOCK: &str = "MASBackup/.lock";
@@ -65,6 +67,19 @@ pub fn lease() -> Duration {
         .filter(|s| *s >= 0)
         .map(Duration::seconds)
         .unwrap_or(Duration::minutes(LEASE_MINUTES))
+}
+
+/// For how long after this run last wrote or read its lock on the target it trusts the lock
+/// to be still its own without reading it again ([`RunLock::check_held`], the release): at
+/// most a minute, and a tenth of the lease. Another run takes a lock over only once the
+/// expiry this run wrote (its write + the lease) has passed by that run's clock, so within a
+/// minute of a write or a read the lock can have changed only by hand or by a host whose clock
+/// is more than 29 minutes ahead. Each read of the lock is four requests, each a round trip
+/// on a remote share: a backup shorter than that skips three of them.
+pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn trusted_for() -> std::time::Duration {
+    TRUSTED_FOR.min((lease() / 10).to_std().unwrap_or_default())
 }
 
 /// How often a running backup rewrites its lock's expiry.
@@ -202,6 +217,9 @@ pub struct RunLock<'t> {
     bytes: Arc<Mutex<Vec<u8>>>,
     /// Set by the keep-alive thread when it finds the lock taken over or cannot refresh it.
     lost: Arc<Mutex<Option<String>>>,
+    /// When the lock was last found (read) or made (written) this run's: the start of that
+    /// read or write ([`TRUSTED_FOR`]).
+    confirmed: Arc<Mutex<Instant>>,
     keep_alive: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     released: bool,
 }
@@ -218,6 +236,7 @@ pub fn acquire<'t>(
 ) -> Result<RunLock<'t>> {
     let info = LockInfo::new(&op, now);
     let bytes = info.to_bytes();
+    let started = Instant::now();
     let local = lock_local(local_path, &bytes, warn)?;
     // `MASBackup` is made only when the lock cannot be created for want of it (the first run
     // on a target): on a share the `stat` of an existing folder costs 3 requests, each a
@@ -240,6 +259,7 @@ pub fn acquire<'t>(
         info,
         bytes: Arc::new(Mutex::new(bytes)),
         lost: Arc::new(Mutex::new(None)),
+        confirmed: Arc::new(Mutex::new(started)),
         keep_alive: None,
         released: false,
     })
@@ -387,9 +407,31 @@ impl<'t> RunLock<'t> {
     /// Rewrites the expiry of the target lock (now + the lease), in place. Returns why not
     /// when the lock was lost (taken over by another run after it expired) or cannot be written.
     pub fn refresh(&mut self) -> std::result::Result<(), String> {
-        refresh_in_place(self.target, &self.info, &self.bytes).map_err(|e| match e {
-            RefreshError::Lost(why) | RefreshError::Failed(why) => why,
-        })
+        let started = Instant::now();
+        match refresh_in_place(self.target, &self.info, &self.bytes) {
+            Ok(()) => {
+                confirm(&self.confirmed, started);
+                Ok(())
+            }
+            Err(RefreshError::Lost(why)) => Err(self.lose(why)),
+            Err(RefreshError::Failed(why)) => Err(why),
+        }
+    }
+
+    /// Records that the lock is no longer this run's (nothing trusts it from then on: the
+    /// release reads it before deleting it) and returns `why`.
+    fn lose(&self, why: String) -> String {
+        self.lost
+            .lock()
+            .expect("lock flag")
+            .get_or_insert_with(|| why.clone());
+        why
+    }
+
+    /// Whether the lock was found or made this run's recently enough to be trusted without a
+    /// read ([`TRUSTED_FOR`]).
+    fn trusted(&self) -> bool {
+        self.confirmed.lock().expect("lock time").elapsed() < trusted_for()
     }
 
     /// Refreshes the target lock from a thread of its own, every third of the lease (at most
@@ -409,6 +451,7 @@ impl<'t> RunLock<'t> {
         let (stop, stopped) = mpsc::channel::<()>();
         let bytes = self.bytes.clone();
         let lost = self.lost.clone();
+        let confirmed = self.confirmed.clone();
         let info = self.info.clone();
         let handle = std::thread::spawn(move || {
             let lease = lease().to_std().unwrap_or_default();
@@ -423,11 +466,15 @@ impl<'t> RunLock<'t> {
                         .map(|t| &*target.insert(t))
                         .map_err(|e| format!("cannot keep the lock on the target alive: {e}")),
                 };
+                let started = Instant::now();
                 let r = t
                     .map_err(RefreshError::Failed)
                     .and_then(|t| refresh_in_place(t.as_ref(), &info, &bytes));
                 match r {
-                    Ok(()) => refreshed = std::time::Instant::now(),
+                    Ok(()) => {
+                        refreshed = started;
+                        confirm(&confirmed, started);
+                    }
                     // A refresh the target failed (a dropped connection) is tried again at the
                     // next turn; the lock is given up only when it could expire before that.
                     Err(RefreshError::Failed(_)) if refreshed.elapsed() + every < lease => {}
@@ -443,23 +490,36 @@ impl<'t> RunLock<'t> {
 
     /// Fails with [`Error::Locked`] unless the lock on the target is still this run's (the
     /// keep-alive thread found nothing wrong, and the lock file still holds what this process
-    /// last wrote). A backup calls it before each source and right before its manifest.
+    /// last wrote: read again unless it was found or made this run's less than
+    /// [`TRUSTED_FOR`] ago). A backup calls it before each source and right before its
+    /// manifest.
     pub fn check_held(&self) -> Result<()> {
         if let Some(why) = self.lost.lock().expect("lock flag").clone() {
             return Err(Error::Locked(format!("this run lost its lock: {why}")));
         }
+        if self.trusted() {
+            return Ok(());
+        }
+        let started = Instant::now();
         let mine = self.bytes.lock().expect("lock bytes");
         match read_lock(self.target) {
-            Ok(b) if same_lock(&b, &mine) => Ok(()),
+            Ok(b) if same_lock(&b, &mine) => {
+                confirm(&self.confirmed, started);
+                Ok(())
+            }
             Ok(b) => Err(Error::Locked(format!(
-                "this run lost its lock: it was taken over by another run ({})",
-                serde_json::from_slice::<LockInfo>(&b)
-                    .map(|i| i.describe())
-                    .unwrap_or_else(|_| "unreadable".into())
+                "this run lost its lock: {}",
+                self.lose(format!(
+                    "it was taken over by another run ({})",
+                    serde_json::from_slice::<LockInfo>(&b)
+                        .map(|i| i.describe())
+                        .unwrap_or_else(|_| "unreadable".into())
+                ))
             ))),
-            Err(StoreError::NotFound { .. }) => Err(Error::Locked(
-                "this run lost its lock: the lock file on the target was removed".into(),
-            )),
+            Err(StoreError::NotFound { .. }) => Err(Error::Locked(format!(
+                "this run lost its lock: {}",
+                self.lose("the lock file on the target was removed".into())
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -489,7 +549,15 @@ impl<'t> RunLock<'t> {
         }
         let t = self.target;
         let mine = self.bytes.lock().expect("lock bytes").clone();
-        let remove = || match read_lock(t) {
+        // Not read first when trusted (the keep-alive thread, which could rewrite it, is
+        // stopped above); a try after a failed one reads it (the failure may have come after
+        // the deletion, and another run may have made its own lock since).
+        let trusted = self.trusted() && self.lost.lock().expect("lock flag").is_none();
+        let remove = |trusted: bool| match if trusted {
+            Ok(mine.clone())
+        } else {
+            read_lock(t)
+        } {
             Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
@@ -499,13 +567,13 @@ impl<'t> RunLock<'t> {
         };
         // A lock left behind blocks other hosts until it expires: one failed call (a dropped
         // connection, a busy server) is worth two more tries.
-        let mut result = remove();
+        let mut result = remove(trusted);
         for pause in [200, 1000] {
             if result.is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(pause));
-            result = remove();
+            result = remove(false);
         }
         if let Some(f) = self.local.take() {
             unlock_local(&f);
@@ -563,6 +631,12 @@ impl Observer for Keeper<'_> {
     fn warning(&mut self, message: &str) {
         self.inner.warning(message);
     }
+}
+
+/// Records that the lock was found or made this run's by a read or write started at `at`.
+fn confirm(confirmed: &Mutex<Instant>, at: Instant) {
+    let mut c = confirmed.lock().expect("lock time");
+    *c = (*c).max(at);
 }
 
 /// The lock file on the target (at most [`MAX_LOCK_BYTES`] of it: it may have been planted).
@@ -771,6 +845,37 @@ mod tests {
             j.pid = 1;
             assert_eq!(stale_reason(&j, now, "here"), None);
         }
+    }
+
+    #[test]
+    fn a_lock_is_trusted_for_a_minute_until_a_read_finds_it_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = LocalStore::open(dir.path()).unwrap();
+        let held = acquire(
+            &dir.path().join("s.lock"),
+            &t,
+            backup_op("a"),
+            Utc::now(),
+            &mut |_| {},
+        )
+        .unwrap();
+        // Changed by hand right after it was written: not read, so not seen (TRUSTED_FOR).
+        let mut theirs = LockInfo::new(&backup_op("b"), Utc::now());
+        theirs.host = "elsewhere".into();
+        t.overwrite(TARGET_LOCK, &theirs.to_bytes()).unwrap();
+        held.check_held().unwrap();
+        // Once a read finds it (here, as if the trust had run out), the run knows for good:
+        // every later check fails without reading, and the release leaves the lock alone.
+        *held.confirmed.lock().unwrap() = Instant::now() - TRUSTED_FOR;
+        for _ in 0..2 {
+            match held.check_held() {
+                Err(Error::Locked(m)) => assert!(m.contains("backup b"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        *held.confirmed.lock().unwrap() = Instant::now();
+        held.release().unwrap();
+        assert_eq!(read_lock(&t).unwrap(), theirs.to_bytes());
     }
 
     #[test]

@@ -185,7 +185,13 @@ fn files_and_directories_round_trip() {
     assert!(t.list("").unwrap().is_empty());
 
     t.mkdir_all("a/b").unwrap();
-    t.mkdir_all("a/b").unwrap(); // exists: fine
+    t.mkdir_all("a/b").unwrap(); // exists: fine (found by the failed mkdir, then a stat)
+    t.write_all("a/f", b"x").unwrap();
+    match t.mkdir_all("a/f") {
+        Err(StoreError::AlreadyExists { path, .. }) => assert_eq!(path, "a/f"),
+        other => panic!("a file taken for a folder: {other:?}"),
+    }
+    t.remove_file("a/f").unwrap();
     assert!(t.stat("a/b").unwrap().unwrap().is_dir);
     assert_eq!(t.stat("a/nope").unwrap(), None);
 

@@ -401,15 +401,17 @@ impl Store for SmbStore {
 
     fn mkdir_all(&self, dir: &str) -> Result<(), StoreError> {
         let parts = components(dir).map_err(|e| self.io_err("create directory", dir, e))?;
-        if let Some(e) = self.stat_raw(dir)? {
-            if e.is_dir {
-                return Ok(());
-            }
-        }
         // Most calls make one folder in an existing one (a backup's folder in MASBackup): try
-        // that first. Every request is a round trip, and a stat is several; through a 20 ms
-        // round trip the walk below took 0.5 s (docs/BENCHMARKS.md, fifth pass).
-        if !parts.is_empty() {
+        // that first, without a `stat` before (an existing folder is found by the failed
+        // `mkdir`, then `stat`ed). Every request is a round trip; through a 20 ms round trip
+        // the walk below took 0.5 s (docs/BENCHMARKS.md, fifth pass).
+        if parts.is_empty() {
+            if let Some(e) = self.stat_raw(dir)? {
+                if e.is_dir {
+                    return Ok(());
+                }
+            }
+        } else {
             let url = self.url(dir)?;
             match self.client.mkdir(&url, SmbMode::from(0o755)) {
                 Ok(()) => return Ok(()),
