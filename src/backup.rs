@@ -445,6 +445,22 @@ pub fn estimate_size(
         .fold(0u64, u64::saturating_add)
 }
 
+/// The size of the next backup as this machine remembers it (the state's `sourceSizes`, with
+/// no walk and no request), `u64::MAX` when a source is new to it: a hint for the target
+/// ([`Store::expect_upload`]).
+pub fn expected_upload(loaded: &crate::settings::Loaded) -> u64 {
+    let remembered = crate::state::State::load(&loaded.paths.state)
+        .map(|st| st.source_sizes)
+        .unwrap_or_default();
+    loaded
+        .settings
+        .sources
+        .iter()
+        .map(|s| remembered.get(&s.name.to_lowercase()).copied())
+        .try_fold(0u64, |sum, size| size.map(|n| sum.saturating_add(n)))
+        .unwrap_or(u64::MAX)
+}
+
 /// Before the first byte of a backup is written: estimates its size ([`estimate_size`]) and
 /// compares it with the target's free space. `Err(Store(Full))` (exit 4), naming the estimate
 /// and the free space, when it does not fit even after prune removed what the retention allows.
@@ -626,6 +642,7 @@ fn start_watched(
             return Err(e);
         }
     };
+    target.expect_upload(expected_upload(loaded));
     // One run at a time per target (docs/FORMAT.md §1): fails with `Error::Locked` naming the running one.
     let mut lock = crate::lock::acquire(
         &loaded.paths.lock,

@@ -255,6 +255,7 @@ fn tick_due(
             } => (run_lock, slot, next, retry),
         };
 
+    target.expect_upload(backup::expected_upload(loaded));
     let m = match backup::ensure_room(loaded, target.as_ref(), Trigger::Scheduled, now, observer)
         .and_then(|()| {
             monitor.started();

@@ -530,6 +530,10 @@ impl Store for FaultyStore {
         self.check(Op::Capacity, "statfs", "")?;
         self.inner.capacity()
     }
+
+    fn expect_upload(&self, bytes: u64) {
+        self.inner.expect_upload(bytes);
+    }
 }
 
 /// A reader of a [`FaultyStore`]: each `read` is an [`Op::Read`].

@@ -233,6 +233,11 @@ pub trait Store {
     fn rename(&self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Total and available space, when the target can tell.
     fn capacity(&self) -> Result<Option<Capacity>, StoreError>;
+    /// A hint: an upload of about `bytes` bytes (`u64::MAX`: unknown) follows soon. An SMB
+    /// target on a slow link connects its helper processes meanwhile (`smb/warm.rs`).
+    fn expect_upload(&self, bytes: u64) {
+        let _ = bytes;
+    }
 
     /// Reads a whole small file.
     fn read_all(&self, path: &str) -> Result<Vec<u8>, StoreError> {

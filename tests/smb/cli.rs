@@ -2086,6 +2086,79 @@ fn a_small_backup_makes_few_requests() {
     drop(proxy);
 }
 
+/// On a slow link (here 5 ms each way: connecting takes about 100 ms), a backup has its
+/// target connect the upload's helper processes while it takes its lock and checks the room
+/// (`src/store/smb/warm.rs`): the helpers' connections begin before the archive's first
+/// write, and write some of its batches. A backup this machine remembers as small (the
+/// state's `sourceSizes`) starts none: one connection.
+#[test]
+fn a_slow_link_connects_the_helpers_before_the_upload() {
+    let Some(ctx) = Ctx::new("a_slow_link_connects_the_helpers_before_the_upload", false) else {
+        return;
+    };
+    let srv = &ctx.srv;
+    let trace = ctx.path("trace.txt");
+    let proxy = LatencyProxy::start_traced(srv, 5, Some(&trace));
+    let src = ctx.path("src");
+    make_tree(&src, &["a"]);
+    write_random_file(&src.join("big.bin"), 48 << 20);
+    let folder = ctx.folder("warm");
+    let url = format!("smb://127.0.0.1:{}/{}/{folder}", proxy.port, srv.share);
+    let cfg = ctx.config("settings");
+    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let args = ["--config", s(&cfg), "start-backup", "--json"];
+    // The first backup of the source: its size is unknown here, so the helpers start.
+    std::fs::write(&trace, "").unwrap();
+    let id = ctx.run(&args, None).ok().doc()["backupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .map(|l| l.split_once(' ').unwrap_or((l, "")))
+        .collect();
+    let first = |conn: &str, cmd: &str, nth: usize| {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.0 == conn && l.1 == cmd)
+            .nth(nth)
+            .map(|(i, _)| i)
+    };
+    let main = lines[0].0;
+    // The main connection's writes: the lock, then the archive's batches.
+    let archive_starts = first(main, "WRITE", 1).expect("the archive's first write");
+    let helpers: std::collections::BTreeSet<&str> =
+        lines.iter().map(|l| l.0).filter(|c| *c != main).collect();
+    assert_eq!(helpers.len(), 2, "two helpers:\n{text}");
+    for h in &helpers {
+        let connects = first(h, "NEGOTIATE", 0).unwrap();
+        assert!(
+            connects < archive_starts,
+            "helper {h} connects at line {connects}, the archive starts at {archive_starts}:\n{text}"
+        );
+    }
+    assert!(
+        helpers.iter().any(|h| first(h, "WRITE", 0).is_some()),
+        "the helpers write batches:\n{text}"
+    );
+    ctx.json(&cfg, &["verify", &id]).ok();
+    let to = ctx.path("restored");
+    ctx.restore_matches(&cfg, &id, &to, &src);
+
+    // Now small, and known to be: one connection.
+    std::fs::remove_file(src.join("big.bin")).unwrap();
+    ctx.run(&args, None).ok();
+    std::fs::write(&trace, "").unwrap();
+    ctx.run(&args, None).ok();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let conns: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(conns.len(), 1, "one connection:\n{text}");
+    drop(proxy);
+}
+
 /// A restore reads its archive ahead of the decryption, by a thread of its own, in 8 MiB
 /// requests (`src/store/smb/download.rs`). smbd killed while a ~300 MiB restore reads: the
 /// restore fails (one error line: the share cannot be reached), leaves nothing in the

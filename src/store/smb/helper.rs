@@ -15,7 +15,10 @@
 //! - A helper is the same binary, run as `azs-backup __smb-upload-helper` and nothing else on
 //!   its command line. It reads one JSON line on stdin: the share, the user, the password and
 //!   the temporary file's URL. It connects and opens that file, which the upload's own writer
-//!   created (write access, no create, no truncate), and answers `ok`. Then it reads batches
+//!   created (write access, no create, no truncate), and answers `ok`. A warm helper
+//!   (`warm.rs`) gets no URL: it connects, answers `ok`, and reads a second line with the URL
+//!   (`{"url": ...}`; the end of its input instead: it exits 0), then opens the file and
+//!   answers `ok` again. Then it reads batches
 //!   (offset: u64 LE, length: u32 LE, the bytes), writes each at its offset and answers `ok`,
 //!   or `error ERRNO MESSAGE` and stops. At end of input it closes the file and exits 0.
 //! - The password crosses a pipe only: never a command line, the environment or a disk. A
@@ -101,19 +104,31 @@ pub(super) struct Hello {
     unc: UncPath,
     username: Option<String>,
     password: Option<String>,
-    /// The temporary file, as a URL path below the share.
-    url: String,
+    /// The temporary file, as a URL path below the share; `None` for a warm helper, which
+    /// connects and then waits for an [`Open`] line.
+    url: Option<String>,
 }
 
 impl Hello {
-    pub(super) fn new(unc: &UncPath, credentials: Option<&Credentials>, url: &str) -> Hello {
+    /// The first line of a helper for the file `url`, or, without it, of a warm helper.
+    pub(super) fn new(
+        unc: &UncPath,
+        credentials: Option<&Credentials>,
+        url: Option<&str>,
+    ) -> Hello {
         Hello {
             unc: unc.clone(),
             username: credentials.map(|c| c.username.clone()),
             password: credentials.map(|c| c.password.to_string()),
-            url: url.to_string(),
+            url: url.map(str::to_string),
         }
     }
+}
+
+/// The second line to a warm helper: the file to open.
+#[derive(Serialize, Deserialize)]
+struct Open {
+    url: String,
 }
 
 impl Drop for Hello {
@@ -233,6 +248,27 @@ impl Helper {
         }
     }
 
+    /// Has a warm helper (started without a file) open the file `url`, and waits for its `ok`.
+    /// Registered in `starting` meanwhile, so that an upload done first stops it.
+    pub(super) fn open(&mut self, url: &str, starting: &Starting) -> io::Result<()> {
+        let pid = self.child.id();
+        if !starting.add(pid) {
+            return Err(io::Error::other("the upload no longer needs helpers"));
+        }
+        let mut line = serde_json::to_vec(&Open {
+            url: url.to_string(),
+        })
+        .map_err(io::Error::other)?;
+        line.push(b'\n');
+        let r = self
+            .input()
+            .and_then(|i| i.write_all(&line).and_then(|()| i.flush()))
+            .map_err(|e| stopped(pid, e))
+            .and_then(|()| self.settle());
+        starting.remove(pid);
+        r
+    }
+
     fn input(&mut self) -> io::Result<&mut ChildStdin> {
         self.input
             .as_mut()
@@ -278,6 +314,11 @@ impl Helper {
             Ok(errno) if errno > 0 => io::Error::from_raw_os_error(errno),
             _ => io::Error::other(format!("SMB upload helper process {pid}: {msg}")),
         })
+    }
+
+    /// Closes the helper's input: it finishes what it was given, closes its file and exits.
+    pub(super) fn hang_up(&mut self) {
+        drop(self.input.take());
     }
 
     /// Closes the helper's input and waits for it: `Ok` when it closed the file and exited 0.
@@ -376,11 +417,28 @@ fn serve_on(input: &mut impl BufRead, answers: &mut impl Write) -> io::Result<()
     let store = SmbStore::connect(&hello.unc, credentials.as_ref())
         .map_err(|e| io::Error::other(e.to_string()))?;
     drop(credentials);
+    let url = hello.url.clone();
+    drop(hello);
+    let url = match url {
+        Some(url) => url,
+        None => {
+            // Warm: connected; the file comes on the next line, or nothing (not needed).
+            answers.write_all(b"ok\n")?;
+            answers.flush()?;
+            let mut line = String::new();
+            if input.take(MAX_HELLO).read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let open: Open = serde_json::from_str(&line).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("second line: {e}"))
+            })?;
+            open.url
+        }
+    };
     let mut file = store
         .client
-        .open_with(&hello.url, SmbOpenOptions::default().write(true))
-        .map_err(|e| io::Error::other(format!("open {}: {e}", hello.url)))?;
-    drop(hello);
+        .open_with(&url, SmbOpenOptions::default().write(true))
+        .map_err(|e| io::Error::other(format!("open {url}: {e}")))?;
     answers.write_all(b"ok\n")?;
     answers.flush()?;
     let mut buf = Vec::with_capacity(WRITE_BATCH);

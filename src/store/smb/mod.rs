@@ -43,6 +43,7 @@
 mod download;
 pub mod helper;
 mod upload;
+mod warm;
 
 use super::spec::UncPath;
 use super::{Capacity, Credentials, Entry, Store, StoreError, Upload};
@@ -84,6 +85,17 @@ pub struct SmbStore {
     credentials: Option<Credentials>,
     /// Connections per upload ([`helper::CONNECTIONS_ENV`]).
     connections: helper::Connections,
+    /// Connecting took [`warm::SLOW_CONNECT`] or more: a remote link.
+    slow: bool,
+    /// Helpers connected ahead of a large upload (`warm.rs`), stopped when the target is
+    /// dropped.
+    warm: Arc<warm::Warm>,
+}
+
+impl Drop for SmbStore {
+    fn drop(&mut self) {
+        self.warm.close();
+    }
 }
 
 impl std::fmt::Debug for SmbStore {
@@ -264,13 +276,18 @@ impl SmbStore {
         client
             .set_timeout(timeout)
             .map_err(|e| map_err(&name, "connect to", "", e))?;
-        let target = SmbStore {
+        let mut target = SmbStore {
             client: Arc::new(client),
             name,
             unc: unc.clone(),
             credentials: credentials.cloned(),
             connections,
+            slow: false,
+            warm: Arc::default(),
         };
+        // The first request connects (negotiate, session setup, tree connect: about ten
+        // round trips): its time tells a remote link from a near one (`warm.rs`).
+        let connecting = std::time::Instant::now();
         // The root folder first (one request less on a remote share, where each is a few
         // round trips); only when it is not found, the share itself, so that a missing share
         // is NotFound "share X". A missing folder is fine (`mkdir_all("")` makes it).
@@ -305,6 +322,7 @@ impl SmbStore {
                 Err(e) => return Err(target.err("connect to", "", e)),
             },
         }
+        target.slow = connecting.elapsed() >= warm::SLOW_CONNECT;
         Ok(target)
     }
 
@@ -647,6 +665,20 @@ impl Store for SmbStore {
         self.client
             .rename(from_url.as_str(), to_url.as_str())
             .map_err(|e| self.err("rename", from, e))
+    }
+
+    /// On a slow link (connecting took [`warm::SLOW_CONNECT`] or more), and for an upload of
+    /// [`warm::WARM_FROM`] bytes or more, starts the helpers of the upload now (`warm.rs`).
+    fn expect_upload(&self, bytes: u64) {
+        let max = self.connections.max;
+        if !self.slow || bytes < warm::WARM_FROM || max < 2 {
+            return;
+        }
+        let Some(program) = helper::program() else {
+            return;
+        };
+        let hello = || helper::Hello::new(&self.unc, self.credentials.as_ref(), None);
+        self.warm.start(program, hello, max - 1);
     }
 
     fn capacity(&self) -> Result<Option<Capacity>, StoreError> {

@@ -12,7 +12,8 @@
 //!   bottleneck: [`WAITED_ENOUGH`], [`WAITED_SHARE`]), up to [`helper::CONNECTIONS_ENV`] − 1
 //!   more lanes start, each driving a helper process with its own connection (`helper.rs`:
 //!   pavao allows one request in flight per process). Whichever lane is free takes the next
-//!   batch.
+//!   batch. Helpers the target connected ahead of the upload (`warm.rs`: a backup on a slow
+//!   link) become lanes as soon as they are connected, from the first full batch on.
 //! - Memory: the batch being filled, the one the first lane is writing, and a batch per helper
 //!   lane only while the helper reads it (a helper lane hands its batch back once the helper
 //!   has it, then waits for the answer). The queue is a rendezvous channel (capacity 0) and
@@ -194,16 +195,34 @@ fn first_lane(
     Ok(())
 }
 
-/// A helper lane: starts the helper (left out, `Ok`, if it cannot start), then writes batches.
+/// How a helper lane gets its helper.
+enum Start {
+    /// Starts one for the file (`Hello` with its URL).
+    Fresh(&'static Path, Hello),
+    /// A warm helper, connected ahead (`warm.rs`), opens the file at this URL.
+    Warm(Helper, String),
+}
+
+/// A helper lane: starts the helper or has a warm one open the file (left out, `Ok`, if it
+/// cannot), then writes batches.
 fn helper_lane(
-    program: &Path,
-    hello: &Hello,
+    start: Start,
     queue: &Queue,
     shared: &Shared,
     recycle: &Sender<Vec<u8>>,
 ) -> io::Result<()> {
-    let Ok(mut h) = Helper::start(program, hello, &shared.starting) else {
-        return Ok(());
+    let mut h = match start {
+        Start::Fresh(program, hello) => match Helper::start(program, &hello, &shared.starting) {
+            Ok(h) => h,
+            Err(_) => return Ok(()),
+        },
+        Start::Warm(mut h, url) => match h.open(&url, &shared.starting) {
+            Ok(()) => h,
+            Err(_) => {
+                h.abandon();
+                return Ok(());
+            }
+        },
     };
     match run_lane(&mut h, queue, shared, recycle) {
         Ok(()) => h.finish(),
@@ -228,6 +247,7 @@ pub(super) struct SmbUpload<'a> {
     /// Tells the first lane to measure the file before closing it (dropped: close only).
     measure: Option<SyncSender<()>>,
     lanes: Vec<JoinHandle<io::Result<()>>>,
+    /// Fresh helpers were started (once per upload).
     helpers_started: bool,
     /// When the upload started, and how long the caller has waited for a free lane.
     started: Instant,
@@ -329,35 +349,66 @@ impl<'a> SmbUpload<'a> {
         self.check()
     }
 
-    /// Starts the helper lanes, once, when the caller has waited for a free lane long enough
+    /// Adds helper lanes, up to [`helper::CONNECTIONS_ENV`] − 1: warm helpers of the target
+    /// as soon as they are connected (`warm.rs`); fresh ones, once, when none is still
+    /// connecting there and the caller has waited for a free lane long enough
     /// ([`WAITED_ENOUGH`]) and for a large enough share of the upload ([`WAITED_SHARE`]), or
     /// right away (from the second batch) when the number of connections was set.
     fn maybe_start_helpers(&mut self) {
+        let wanted = self.target.connections.max.saturating_sub(1);
+        // The first lane is not a helper.
+        if self.lanes.len() > wanted || self.tx.is_none() {
+            return;
+        }
+        let Some(queue) = self.queue.upgrade() else {
+            return;
+        };
+        while self.lanes.len() <= wanted {
+            let Some(h) = self.target.warm.take() else {
+                break;
+            };
+            self.spawn_lane(Start::Warm(h, self.tmp_url.clone()), &queue);
+        }
         let waited_enough = self.waited >= WAITED_ENOUGH
             && self.waited.as_secs_f64() >= WAITED_SHARE * self.started.elapsed().as_secs_f64();
-        let connections = self.target.connections;
-        if self.helpers_started || connections.max < 2 || !(connections.eager || waited_enough) {
+        if self.helpers_started
+            || self.lanes.len() > wanted
+            || self.target.warm.connecting()
+            || !(self.target.connections.eager || waited_enough)
+        {
             return;
         }
         self.helpers_started = true;
-        let (Some(program), Some(queue)) = (helper::program(), self.queue.upgrade()) else {
+        let Some(program) = helper::program() else {
             return;
         };
-        for i in 1..connections.max {
+        while self.lanes.len() <= wanted {
             let hello = Hello::new(
                 &self.target.unc,
                 self.target.credentials.as_ref(),
-                &self.tmp_url,
+                Some(&self.tmp_url),
             );
-            let queue = Arc::clone(&queue);
-            let shared = Arc::clone(&self.shared);
-            let recycle = self.recycle_tx.clone();
-            if let Ok(t) = std::thread::Builder::new()
-                .name(format!("smb-upload-{i}"))
-                .spawn(move || helper_lane(program, &hello, &queue, &shared, &recycle))
-            {
-                self.lanes.push(t);
+            if !self.spawn_lane(Start::Fresh(program, hello), &queue) {
+                break;
             }
+        }
+    }
+
+    /// Starts a helper lane's thread; `false` when the thread cannot start.
+    fn spawn_lane(&mut self, start: Start, queue: &Arc<Queue>) -> bool {
+        let queue = Arc::clone(queue);
+        let shared = Arc::clone(&self.shared);
+        let recycle = self.recycle_tx.clone();
+        let i = self.lanes.len();
+        match std::thread::Builder::new()
+            .name(format!("smb-upload-{i}"))
+            .spawn(move || helper_lane(start, &queue, &shared, &recycle))
+        {
+            Ok(t) => {
+                self.lanes.push(t);
+                true
+            }
+            Err(_) => false,
         }
     }
 
