@@ -2046,27 +2046,11 @@ fn a_small_backup_makes_few_requests() {
     let Some(ctx) = Ctx::new("a_small_backup_makes_few_requests", false) else {
         return;
     };
-    let srv = &ctx.srv;
-    let trace = ctx.path("trace.txt");
-    let proxy = LatencyProxy::start_traced(srv, 0, Some(&trace));
-    let src = ctx.path("src");
-    make_tree(&src, &["a"]);
-    let folder = ctx.folder("few-requests");
-    let url = format!("smb://127.0.0.1:{}/{}/{folder}", proxy.port, srv.share);
-    let cfg = ctx.config("settings");
-    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let (proxy, trace, _, cfg) = traced_share(&ctx, 0, "few-requests", None);
     let args = ["--config", s(&cfg), "start-backup", "--json"];
     ctx.run(&args, None).ok();
-    std::fs::write(&trace, "").unwrap();
-    let id = ctx.run(&args, None).ok().doc()["backupId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let lines: Vec<(&str, &str)> = text
-        .lines()
-        .map(|l| l.split_once(' ').unwrap_or((l, "")))
-        .collect();
+    let (id, text) = traced_backup(&ctx, &args, &trace);
+    let lines = trace_lines(&text);
     let connections: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.0).collect();
     assert_eq!(connections.len(), 1, "one connection:\n{text}");
     let count = |cmd: &str| lines.iter().filter(|l| l.1 == cmd).count();
@@ -2096,28 +2080,11 @@ fn a_slow_link_connects_the_helpers_before_the_upload() {
     let Some(ctx) = Ctx::new("a_slow_link_connects_the_helpers_before_the_upload", false) else {
         return;
     };
-    let srv = &ctx.srv;
-    let trace = ctx.path("trace.txt");
-    let proxy = LatencyProxy::start_traced(srv, 5, Some(&trace));
-    let src = ctx.path("src");
-    make_tree(&src, &["a"]);
-    write_random_file(&src.join("big.bin"), 48 << 20);
-    let folder = ctx.folder("warm");
-    let url = format!("smb://127.0.0.1:{}/{}/{folder}", proxy.port, srv.share);
-    let cfg = ctx.config("settings");
-    ctx.configure(&cfg, &url, &srv.user, &[("data", &src)]).ok();
+    let (proxy, trace, src, cfg) = traced_share(&ctx, 5, "warm", Some(48 << 20));
     let args = ["--config", s(&cfg), "start-backup", "--json"];
     // The first backup of the source: its size is unknown here, so the helpers start.
-    std::fs::write(&trace, "").unwrap();
-    let id = ctx.run(&args, None).ok().doc()["backupId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let lines: Vec<(&str, &str)> = text
-        .lines()
-        .map(|l| l.split_once(' ').unwrap_or((l, "")))
-        .collect();
+    let (id, text) = traced_backup(&ctx, &args, &trace);
+    let lines = trace_lines(&text);
     let first = |conn: &str, cmd: &str, nth: usize| {
         lines
             .iter()
@@ -2206,6 +2173,47 @@ fn server_killed_during_restore() {
 }
 
 /// Bytes of the files under `dir` (0 when it is missing).
+/// A share reached through a latency proxy (`delay_ms` each way) that traces the requests:
+/// the proxy, the trace file, the source (a small tree, plus `big.bin` of `big` random bytes)
+/// and the settings.
+fn traced_share(
+    ctx: &Ctx,
+    delay_ms: u32,
+    what: &str,
+    big: Option<u64>,
+) -> (LatencyProxy, PathBuf, PathBuf, PathBuf) {
+    let trace = ctx.path("trace.txt");
+    let proxy = LatencyProxy::start_traced(&ctx.srv, delay_ms, Some(&trace));
+    let src = ctx.path("src");
+    make_tree(&src, &["a"]);
+    if let Some(n) = big {
+        write_random_file(&src.join("big.bin"), n);
+    }
+    let folder = ctx.folder(what);
+    let url = format!("smb://127.0.0.1:{}/{}/{folder}", proxy.port, ctx.srv.share);
+    let cfg = ctx.config("settings");
+    ctx.configure(&cfg, &url, &ctx.srv.user, &[("data", &src)])
+        .ok();
+    (proxy, trace, src, cfg)
+}
+
+/// Runs the backup `args` with the trace emptied first: its id and its requests.
+fn traced_backup(ctx: &Ctx, args: &[&str], trace: &Path) -> (String, String) {
+    std::fs::write(trace, "").unwrap();
+    let id = ctx.run(args, None).ok().doc()["backupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, std::fs::read_to_string(trace).unwrap())
+}
+
+/// The lines of a trace as (connection, commands).
+fn trace_lines(text: &str) -> Vec<(&str, &str)> {
+    text.lines()
+        .map(|l| l.split_once(' ').unwrap_or((l, "")))
+        .collect()
+}
+
 fn bytes_under(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
