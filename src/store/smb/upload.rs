@@ -36,7 +36,7 @@ use crate::store::{StoreError, Upload};
 use pavao::{SmbClient, SmbError, SmbOpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,6 +47,13 @@ const WAITED_ENOUGH: Duration = Duration::from_millis(100);
 /// the one connection keeps up and helpers would only cost CPU (7 % slower there); through a
 /// 20 ms round trip they made the backup 14 % faster (docs/BENCHMARKS.md, fifth pass).
 const WAITED_SHARE: f64 = 0.1;
+
+/// Batch buffers of an upload: the one being filled and those the lanes hold. A lane holds
+/// one while it writes it (the first lane: a round trip) or while its helper reads it (a pipe:
+/// quick), then hands it back. Without a cap each lane busy when the caller needed a buffer
+/// made one more: a backup through a 10 ms proxy with three lanes peaked at 67 MiB (issue 12's
+/// target is 64; docs/BENCHMARKS.md, seventh pass).
+const MAX_BUFFERS: usize = 3;
 
 /// Bytes to write at an offset of the temporary file.
 struct Batch {
@@ -255,6 +262,8 @@ pub(super) struct SmbUpload<'a> {
     recycle_tx: Sender<Vec<u8>>,
     recycle: Receiver<Vec<u8>>,
     buf: Vec<u8>,
+    /// Batch buffers made so far (at most [`MAX_BUFFERS`], unless a lane stopped holding one).
+    buffers: usize,
     /// Bytes handed over to the lanes.
     sent: u64,
     /// Bytes accepted from the caller (buffered or sent).
@@ -327,6 +336,7 @@ impl<'a> SmbUpload<'a> {
             recycle_tx,
             recycle,
             buf: Vec::with_capacity(WRITE_BATCH),
+            buffers: 1,
             sent: 0,
             written: 0,
             failed: None,
@@ -488,21 +498,49 @@ impl<'a> SmbUpload<'a> {
         }
     }
 
-    /// Sends the buffered bytes, if any, and takes a fresh buffer (a written one when a lane
-    /// has handed one back).
+    /// Hands the buffered bytes, if any, to the lanes; the next write takes a buffer
+    /// ([`SmbUpload::next_buffer`]).
     fn send_buffer(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let next = match self.recycle.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            _ => Vec::with_capacity(WRITE_BATCH),
-        };
-        let full = std::mem::replace(&mut self.buf, next);
+        let full = std::mem::take(&mut self.buf);
         self.hand_over(full)
+    }
+
+    /// A buffer for the next batch: one a lane handed back, a new one while fewer than
+    /// [`MAX_BUFFERS`] exist, else the next one a lane hands back (waiting for it counts as
+    /// waiting for the network).
+    fn next_buffer(&mut self) -> io::Result<Vec<u8>> {
+        let reuse = |mut b: Vec<u8>| {
+            b.clear();
+            b
+        };
+        if let Ok(b) = self.recycle.try_recv() {
+            return Ok(reuse(b));
+        }
+        if self.buffers >= MAX_BUFFERS {
+            let t = Instant::now();
+            loop {
+                match self.recycle.recv_timeout(Duration::from_millis(50)) {
+                    Ok(b) => {
+                        self.waited += t.elapsed();
+                        return Ok(reuse(b));
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.lane_failure()?;
+                        // Every lane hands back what it took; one that stopped without
+                        // (a panic) must not leave this waiting for ever.
+                        if self.lanes.iter().all(JoinHandle::is_finished) {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        self.buffers += 1;
+        Ok(Vec::with_capacity(WRITE_BATCH))
     }
 
     fn finish(&mut self) -> Result<u64, StoreError> {
@@ -538,6 +576,9 @@ impl Write for SmbUpload<'_> {
         self.check()?;
         if data.is_empty() {
             return Ok(0);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = self.next_buffer()?;
         }
         let n = data.len().min(WRITE_BATCH - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
