@@ -176,7 +176,7 @@ impl<R: Read> Decryptor<R> {
             header,
             opened_by,
             ct: Vec::with_capacity(CHUNK + TAG + 1),
-            plain: Vec::with_capacity(CHUNK + TAG),
+            plain: Vec::with_capacity(CHUNK + TAG + 1),
             plain_pos: 0,
             position: 0,
             done: false,
@@ -218,9 +218,12 @@ impl<R: Read> Decryptor<R> {
             return Err(CryptoError::Truncated.into_io());
         }
         let take = if last { self.ct.len() } else { CHUNK + TAG };
-        self.plain.clear();
-        self.plain.extend_from_slice(&self.ct[..take]);
-        self.ct.drain(..take);
+        // The chunk becomes `plain` by a swap of the buffers, not a copy; only the look-ahead
+        // byte (if any) goes back to `ct`.
+        std::mem::swap(&mut self.plain, &mut self.ct);
+        self.ct.clear();
+        self.ct.extend_from_slice(&self.plain[take..]);
+        self.plain.truncate(take);
         self.stream
             .decrypt_in_place(self.position, last, &self.aad, &mut self.plain)
             .map_err(|_| {
