@@ -425,9 +425,7 @@ pub fn estimate_size(
     sources
         .iter()
         .map(|s| {
-            remembered
-                .get(&s.name.to_lowercase())
-                .copied()
+            remembered_size(remembered, s)
                 .or_else(|| {
                     backups
                         .get_or_insert_with(&mut *on_target)
@@ -449,16 +447,31 @@ pub fn estimate_size(
 /// no walk and no request), `u64::MAX` when a source is new to it: a hint for the target
 /// ([`Store::expect_upload`]).
 pub fn expected_upload(loaded: &crate::settings::Loaded) -> u64 {
-    let remembered = crate::state::State::load(&loaded.paths.state)
-        .map(|st| st.source_sizes)
-        .unwrap_or_default();
+    let remembered = remembered_sizes(loaded);
     loaded
         .settings
         .sources
         .iter()
-        .map(|s| remembered.get(&s.name.to_lowercase()).copied())
+        .map(|s| remembered_size(&remembered, s))
         .try_fold(0u64, |sum, size| size.map(|n| sum.saturating_add(n)))
         .unwrap_or(u64::MAX)
+}
+
+/// The encrypted size of each source in the last backup this machine made of it (the
+/// state's `sourceSizes`, by lower-case source name). A state that cannot be read gives none
+/// (the run reports it when it records its result).
+fn remembered_sizes(loaded: &crate::settings::Loaded) -> std::collections::BTreeMap<String, u64> {
+    crate::state::State::load(&loaded.paths.state)
+        .map(|st| st.source_sizes)
+        .unwrap_or_default()
+}
+
+/// What `remembered` ([`remembered_sizes`]) says of `source`.
+fn remembered_size(
+    remembered: &std::collections::BTreeMap<String, u64>,
+    source: &Source,
+) -> Option<u64> {
+    remembered.get(&source.name.to_lowercase()).copied()
 }
 
 /// Before the first byte of a backup is written: estimates its size ([`estimate_size`]) and
@@ -472,11 +485,8 @@ pub fn check_room(
     let Some(cap) = target.capacity()? else {
         return Ok(Room::Unknown);
     };
-    // A state that cannot be read only costs the walk here (the run reports it when it
-    // records its result).
-    let remembered = crate::state::State::load(&loaded.paths.state)
-        .map(|st| st.source_sizes)
-        .unwrap_or_default();
+    // A state that cannot be read only costs the walk here.
+    let remembered = remembered_sizes(loaded);
     let mut failed = None;
     let mut on_target = || {
         manifest::list(target).unwrap_or_else(|e| {

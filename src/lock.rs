@@ -429,9 +429,10 @@ impl<'t> RunLock<'t> {
     }
 
     /// Whether the lock was found or made this run's recently enough to be trusted without a
-    /// read ([`TRUSTED_FOR`]).
+    /// read ([`TRUSTED_FOR`]), and was not found lost since.
     fn trusted(&self) -> bool {
-        self.confirmed.lock().expect("lock time").elapsed() < trusted_for()
+        self.lost.lock().expect("lock flag").is_none()
+            && self.confirmed.lock().expect("lock time").elapsed() < trusted_for()
     }
 
     /// Refreshes the target lock from a thread of its own, every third of the lease (at most
@@ -552,22 +553,22 @@ impl<'t> RunLock<'t> {
         // Not read first when trusted (the keep-alive thread, which could rewrite it, is
         // stopped above); a try after a failed one reads it (the failure may have come after
         // the deletion, and another run may have made its own lock since).
-        let trusted = self.trusted() && self.lost.lock().expect("lock flag").is_none();
-        let remove = |trusted: bool| match if trusted {
-            Ok(mine.clone())
-        } else {
-            read_lock(t)
-        } {
-            Ok(b) if same_lock(&b, &mine) => match t.remove_file(TARGET_LOCK) {
+        let remove = |trusted: bool| {
+            if !trusted {
+                match read_lock(t) {
+                    Ok(b) if same_lock(&b, &mine) => {}
+                    Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            match t.remove_file(TARGET_LOCK) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
-            },
-            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
+            }
         };
         // A lock left behind blocks other hosts until it expires: one failed call (a dropped
         // connection, a busy server) is worth two more tries.
-        let mut result = remove(trusted);
+        let mut result = remove(self.trusted());
         for pause in [200, 1000] {
             if result.is_ok() {
                 break;

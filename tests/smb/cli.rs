@@ -2117,11 +2117,8 @@ fn a_slow_link_connects_the_helpers_before_the_upload() {
     // Now small, and known to be: one connection.
     std::fs::remove_file(src.join("big.bin")).unwrap();
     ctx.run(&args, None).ok();
-    std::fs::write(&trace, "").unwrap();
-    ctx.run(&args, None).ok();
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let conns: std::collections::BTreeSet<&str> =
-        text.lines().filter_map(|l| l.split(' ').next()).collect();
+    let (_, text) = traced_backup(&ctx, &args, &trace);
+    let conns: std::collections::BTreeSet<&str> = trace_lines(&text).iter().map(|l| l.0).collect();
     assert_eq!(conns.len(), 1, "one connection:\n{text}");
     drop(proxy);
 }

@@ -16,8 +16,8 @@
 //!   link) become lanes as soon as they are connected, from the first full batch on.
 //! - Memory: the batch being filled, the one the first lane is writing, and a batch per helper
 //!   lane only while the helper reads it (a helper lane hands its batch back once the helper
-//!   has it, then waits for the answer). The queue is a rendezvous channel (capacity 0) and
-//!   written batches come back for reuse.
+//!   has it, then waits for the answer), [`MAX_BUFFERS`] in all. The queue is a rendezvous
+//!   channel (capacity 0) and written batches come back for reuse.
 //! - The first lane opens the temporary file itself (a pavao `SmbFile` cannot move between
 //!   threads) and [`SmbUpload`] waits for that open, so `Store::create` fails as before.
 //! - Errors: a lane stops at its first failed write and records it; the next `write` (or
