@@ -760,3 +760,48 @@ fn stdout_child() {
     t.list("").unwrap();
     println!("CHILD-CONNECTED");
 }
+
+/// An upload dropped while another session still has its temporary file open (a helper
+/// process killed mid-upload, whose session the server has not closed yet) still removes the
+/// file once that session lets go, instead of leaving it to `prune`: the server refuses the
+/// deletion (a sharing violation) until then.
+#[test]
+fn a_temporary_file_held_open_elsewhere_is_removed_once_released() {
+    let Some((_g, env)) = setup("a_temporary_file_held_open_elsewhere_is_removed_once_released")
+    else {
+        return;
+    };
+    let (t, folder) = env.fresh(&env.share, "held");
+    t.mkdir_all("").unwrap();
+    let other = SmbStore::connect(&env.unc(&env.share, &[&folder]), Some(&env.creds())).unwrap();
+    let mut up = t.create("held.bin").unwrap();
+    up.write_all(&pattern(WRITE_BATCH + 10)).unwrap();
+    up.flush().unwrap();
+    let tmp = t.list("").unwrap().remove(0).name;
+    assert!(tmp.ends_with(".partial"), "{tmp}");
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let mut released = Instant::now();
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| {
+            let mut reader = other.open(&tmp).unwrap();
+            let mut first = [0u8; 16];
+            reader.read_exact(&mut first).unwrap();
+            opened_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+            drop(reader);
+            Instant::now()
+        });
+        opened.recv().unwrap();
+        drop(up);
+        released = holder.join().unwrap();
+    });
+    assert!(
+        Instant::now() >= released,
+        "the drop returned before the other session let go"
+    );
+    assert_eq!(names(&t.list("").unwrap()), Vec::<&str>::new());
+    if let Some(local) = env.local("backups", &folder) {
+        assert!(local_names(&local).is_empty());
+    }
+    t.remove_tree("").unwrap();
+}

@@ -107,10 +107,7 @@ impl StoreError {
     /// or for a session of this one that is gone but not yet timed out).
     pub fn is_busy(&self) -> bool {
         match self {
-            StoreError::Io { source, .. } => {
-                source.kind() == std::io::ErrorKind::ResourceBusy
-                    || (cfg!(target_os = "linux") && source.raw_os_error() == Some(16))
-            }
+            StoreError::Io { source, .. } => io_is_busy(source),
             _ => false,
         }
     }
@@ -166,6 +163,13 @@ impl StoreError {
 /// The room [`Store::read_all`] and [`Store::read_limited`] start with (manifests and locks
 /// are a few KiB).
 const SMALL_READ: usize = 64 << 10;
+
+/// True for "device or resource busy" (`EBUSY`, what libsmbclient makes of a sharing
+/// violation): the server holds the file open for another session.
+pub fn io_is_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::ResourceBusy
+        || (cfg!(target_os = "linux") && e.raw_os_error() == Some(16))
+}
 
 /// Splits a target path (relative, `/`-separated; `""` is the target's root) into its
 /// components. Every target checks every path it is given with this, whatever the caller:

@@ -46,7 +46,7 @@ mod upload;
 mod warm;
 
 use super::spec::UncPath;
-use super::{Capacity, Credentials, Entry, Store, StoreError, Upload};
+use super::{io_is_busy, Capacity, Credentials, Entry, Store, StoreError, Upload};
 use pavao::{
     SmbClient, SmbCredentials, SmbDialect, SmbDirentType, SmbError, SmbMode, SmbOpenOptions,
     SmbOptions,
@@ -54,7 +54,7 @@ use pavao::{
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use upload::SmbUpload;
 
 /// Uploads reach the server in writes of this many bytes (the last one may be shorter). Each
@@ -111,6 +111,10 @@ pub fn timeout_from_env() -> Result<Duration, String> {
     Ok(env_number(TIMEOUT_ENV, TIMEOUT_RANGE, "seconds")?
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs))
 }
+
+/// How long [`SmbStore::discard`] retries a deletion the server refuses because another session
+/// still has the file open.
+const DISCARD_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Seconds [`TIMEOUT_ENV`] may give.
 const TIMEOUT_RANGE: RangeInclusive<u64> = 1..=86_400;
@@ -369,8 +373,26 @@ impl SmbStore {
     }
 
     /// Removes a file, ignoring errors (cleanup after a failure).
+    ///
+    /// While another session has the file open the server refuses the deletion (a sharing
+    /// violation: libsmbclient opens without delete sharing). After a failed upload that
+    /// session is a helper process that was killed, or stopped at its error, a moment ago:
+    /// the server closes its files as soon as it sees the connection end. So a refusal is
+    /// retried, with growing pauses, for up to [`DISCARD_PATIENCE`]; a session that holds on
+    /// longer (a link that dropped, not closed) leaves the file to `prune`, which removes
+    /// temporary files older than a lease.
     fn discard(&self, url: &str) {
-        let _ = self.client.unlink(url);
+        let deadline = Instant::now() + DISCARD_PATIENCE;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.client.unlink(url) {
+                Err(SmbError::Io(e)) if io_is_busy(&e) && Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Creates one directory; an existing directory is fine.
