@@ -18,11 +18,14 @@
 #   AZS_BIN             the azs-backup binary (default: target/release/azs-backup, built first)
 #   AZS_BIN_BASE        a second binary (e.g. built from an earlier commit): case A0, the same
 #                       upload with it, alternating with A, for an A/B comparison in one run
+#   AZS_BENCH_SMB2_PROTO 1: add case X, the prototype of bench/smb2-proto (built first)
 #
 # Cases, alternating:
 #   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
 #   A  azs-backup start-backup to smb://127.0.0.1:PROXY/backups/lat (through the proxy)
 #   B  smbclient put of the archive that A wrote (the same bytes), through the same proxy
+#   X  (AZS_BENCH_SMB2_PROTO=1) the same bytes uploaded with a backup's requests by another
+#      SMB client, the pure-Rust `smb2` crate (bench/smb2-proto: the network side alone)
 #   V  azs-backup verify --key of that backup from the share, through the proxy (it reads,
 #      decrypts and decompresses the whole archive: a restore without the writing)
 #   V0 (AZS_BIN_BASE) the same verify with the base binary
@@ -80,6 +83,12 @@ if [ -z "${AZS_BIN:-}" ]; then
     (cd "$REPO" && cargo build --release -q)
 fi
 BIN=${AZS_BIN:-$REPO/target/release/azs-backup}
+PROTO=
+if [ -n "${AZS_BENCH_SMB2_PROTO:-}" ]; then
+    log "building the smb2 prototype: cargo build --release (bench/smb2-proto)"
+    cargo build --release -q --manifest-path "$REPO/bench/smb2-proto/Cargo.toml"
+    PROTO=$REPO/bench/smb2-proto/target/release/smb2-proto
+fi
 BASE=${AZS_BIN_BASE:-}
 azs() { env HOME="$HOME_DIR" "$BIN" "$@"; }
 
@@ -151,7 +160,19 @@ for i in $(seq "$RUNS"); do
         cat "$T/B.$i.out" >&2
         die "smbclient put failed"
     }
-    rm -f "$SMB/share/backups/lat/put.bin" "$WORK/archive.bin"
+    rm -f "$SMB/share/backups/lat/put.bin"
+    if [ -n "$PROTO" ]; then
+        log "run $i: X (the smb2 prototype uploads the same bytes over the proxy)"
+        /usr/bin/time -f '%e %U %S %M' -o "$T/X.$i" env ADDR="127.0.0.1:$PPORT" \
+            SMB_USER="$AZS_TEST_SMB_USER" SMB_PASSWORD="$AZS_TEST_SMB_PASSWORD" SMB_SHARE=backups \
+            DIR=lat FILE="$WORK/archive.bin" "$PROTO" 2>"$T/X.$i.out" || {
+            cat "$T/X.$i.out" >&2
+            die "the smb2 prototype failed"
+        }
+        cat "$T/X.$i.out" >&2
+        find "$SMB/share/backups/lat/MASBackup" -mindepth 1 -maxdepth 1 -name 'proto-*' -exec rm -rf {} +
+    fi
+    rm -f "$WORK/archive.bin"
     # Reading back: verify --key reads, decrypts and decompresses the whole archive (restore
     # without the writing), against smbclient get of the same file.
     ID=$(basename "$(dirname "$ARCHIVE")")
@@ -195,6 +216,10 @@ rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
         echo "| A0: the base binary ($BASE) to the share $VIA | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') |"
     fi
     echo "| B: smbclient put of the same bytes $VIA | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    if [ -n "$PROTO" ]; then
+        X=$(col X 1)
+        echo "| X: the smb2 prototype, the same bytes with a backup's requests $VIA | $X | $(rate "$X") | $(col X 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    fi
     if [ -n "$PIPELINE" ]; then
         P=$(col P 1)
         echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') |"
@@ -211,5 +236,6 @@ rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
     awk -v v="$V" -v g="$G" 'BEGIN {printf "V rate / G rate = %.2f (reading back)\n", g / v}'
     [ -z "$BASE" ] || awk -v v="$V0" -v g="$G" 'BEGIN {printf "V0 rate / G rate = %.2f\n", g / v}'
     [ -z "$BASE" ] || awk -v a="$A0" -v b="$B" 'BEGIN {printf "A0 rate / B rate = %.2f\n", b / a}'
+    [ -z "$PROTO" ] || awk -v x="$X" -v b="$B" 'BEGIN {printf "X rate / B rate = %.2f (the network side alone)\n", b / x}'
     [ -z "$PIPELINE" ] || awk -v a="$A" -v p="$P" 'BEGIN {printf "A time / P time = %.2f (target 5, no proxy: <= 0.55)\n", a / p}'
 } | tee "$WORK/results.md"
