@@ -58,8 +58,8 @@ for DATA in "$@"; do
     echo pw | "$BIN" --config "$CFG" configure --path "$WORK/out" --username u --password-stdin \
         --encryption-cert-path "$CER" --source "data=$DATA" --no-verify "${level[@]}" >/dev/null
     tar -C "$DATA" -cf - . | cat >/dev/null # warm the page cache
-    files=$(find "$DATA" -type f | wc -l)
-    mib=$(du -sm --apparent-size "$DATA" | cut -f1)
+    files=$(find "$DATA/" -type f | wc -l)
+    mib=$(du -sm --apparent-size "$DATA/" | cut -f1)
     for _ in $(seq "$ROUNDS"); do
         rm -rf "$WORK/out/MASBackup"
         run "backup-$n" "$BIN" --config "$CFG" start-backup --json

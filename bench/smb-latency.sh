@@ -9,6 +9,7 @@
 # Environment:
 #   AZS_BENCH_GEN       gen_data.py (default ../shared/bench/gen_data.py beside the repository)
 #   AZS_BENCH_SEED      data set seed (default 20240601)
+#   AZS_BENCH_DATA      a data set to use instead of WORKDIR/data (not generated)
 #   AZS_BENCH_RUNS      runs of each case, alternating A B A B (default 3); medians are reported
 #   AZS_BENCH_DELAY_MS  one-way latency of the proxy (default 10); 0: no proxy, straight to smbd
 #                       on loopback (issue 12's target 5, with AZS_BENCH_PIPELINE=1)
@@ -72,7 +73,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ ! -s "$DATA.done" ]; then
+if [ -n "${AZS_BENCH_DATA:-}" ]; then
+    DATA=$AZS_BENCH_DATA
+elif [ ! -s "$DATA.done" ]; then
     rm -rf "$DATA"
     log "generating $DATA: python3 $GEN $DATA $SEED"
     python3 "$GEN" "$DATA" "$SEED" >"$DATA.done"
