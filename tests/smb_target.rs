@@ -780,23 +780,25 @@ fn a_temporary_file_held_open_elsewhere_is_removed_once_released() {
     let tmp = t.list("").unwrap().remove(0).name;
     assert!(tmp.ends_with(".partial"), "{tmp}");
     let (opened_tx, opened) = std::sync::mpsc::channel();
-    let mut released = Instant::now();
-    std::thread::scope(|s| {
+    let (dropped, closing) = std::thread::scope(|s| {
         let holder = s.spawn(|| {
             let mut reader = other.open(&tmp).unwrap();
             let mut first = [0u8; 16];
             reader.read_exact(&mut first).unwrap();
             opened_tx.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(800));
+            // The deletion can succeed only once this close has started.
+            let closing = Instant::now();
             drop(reader);
-            Instant::now()
+            closing
         });
         opened.recv().unwrap();
         drop(up);
-        released = holder.join().unwrap();
+        let dropped = Instant::now();
+        (dropped, holder.join().unwrap())
     });
     assert!(
-        Instant::now() >= released,
+        dropped >= closing,
         "the drop returned before the other session let go"
     );
     assert_eq!(names(&t.list("").unwrap()), Vec::<&str>::new());

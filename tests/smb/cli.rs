@@ -2166,7 +2166,6 @@ fn server_killed_during_restore() {
     drop(guard);
 }
 
-/// Bytes of the files under `dir` (0 when it is missing).
 /// A share reached through a latency proxy (`delay_ms` each way) that traces the requests:
 /// the proxy, the trace file, the source (a small tree, plus `big.bin` of `big` random bytes)
 /// and the settings.
@@ -2208,6 +2207,7 @@ fn trace_lines(text: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Bytes of the files under `dir` (0 when it is missing).
 fn bytes_under(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;

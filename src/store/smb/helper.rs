@@ -323,7 +323,7 @@ impl Helper {
 
     /// Closes the helper's input and waits for it: `Ok` when it closed the file and exited 0.
     pub(super) fn finish(mut self) -> io::Result<()> {
-        drop(self.input.take());
+        self.hang_up();
         let pid = self.child.id();
         let status = self.child.wait().map_err(|e| stopped(pid, e))?;
         if status.success() {
@@ -335,7 +335,7 @@ impl Helper {
 
     /// Stops a helper that failed: closes its input, kills it and reaps it.
     pub(super) fn abandon(&mut self) {
-        drop(self.input.take());
+        self.hang_up();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -291,7 +291,7 @@ impl SmbStore {
         };
         // The first request connects (negotiate, session setup, tree connect: about ten
         // round trips): its time tells a remote link from a near one (`warm.rs`).
-        let connecting = std::time::Instant::now();
+        let connecting = Instant::now();
         // The root folder first (one request less on a remote share, where each is a few
         // round trips); only when it is not found, the share itself, so that a missing share
         // is NotFound "share X". A missing folder is fine (`mkdir_all("")` makes it).
