@@ -26,7 +26,8 @@
 #   AZS_BENCH_SEED     data set seed (default 20240601)
 #   AZS_BIN            the azs-backup binary (default: cargo build --release, then its binary)
 #   AZS_BIN_BASE       a second binary, run alternately beside the first in 1-4 (A/B of two builds)
-#   AZS_BENCH_SMB2_PROTO  1: 4 also runs bench/smb2-proto (another SMB client, the network side)
+#   AZS_BENCH_SMB2_PROTO  1: 3 and 4 also run bench/smb2-proto (another SMB client, the network side)
+#   AZS_BENCH_SIGNING  1: the Samba server of 3 and 4 requires every request to be signed
 # Data sets are generated once into WORKDIR (standard 1.06 GiB, small 133 MiB, big 4.2 GiB) and
 # reused while their generator's summary line is there. A full run takes about 10 minutes on 2
 # cores, plus the data sets the first time. No timing here is asserted anywhere: the tables are

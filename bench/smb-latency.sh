@@ -20,6 +20,7 @@
 #   AZS_BIN_BASE        a second binary (e.g. built from an earlier commit): case A0, the same
 #                       upload with it, alternating with A, for an A/B comparison in one run
 #   AZS_BENCH_SMB2_PROTO 1: add case X, the prototype of bench/smb2-proto (built first)
+#   AZS_BENCH_SIGNING   1: the server requires every request to be signed
 #
 # Cases, alternating:
 #   L  azs-backup start-backup to a local folder (no network: what the CPU allows)
@@ -99,6 +100,15 @@ bash "$REPO/scripts/samba-server.sh" start "$SMB" >&2
 # shellcheck disable=SC1091
 . "$SMB/env"
 install -d -o "$AZS_TEST_SMB_USER" "$SMB/share/backups/lat"
+if [ -n "${AZS_BENCH_SIGNING:-}" ]; then
+    # Every request signed, as newer Windows servers require by default; smbd rereads its
+    # configuration on SIGHUP, for the connections that come after.
+    sed -i 's/^\[global\]$/[global]\n    server signing = mandatory/' "$SMB/smb.conf"
+    grep -q '^    server signing = mandatory$' "$SMB/smb.conf" || die "cannot require signing"
+    kill -HUP "$(cat "$AZS_TEST_SMB_PIDFILE")"
+    sleep 1
+    log "the server requires signing"
+fi
 
 VIA="through the proxy"
 if [ "$DELAY" = 0 ]; then
