@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 
 CARGO_DENY_VERSION=0.20.2 # keep in step with .ci/run
 if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
-    # cargo-deny's own release profile asks for fat LTO and one codegen unit: on 2 cores that
-    # build is most of CI's time spent on it. A plain optimised build checks the same in a second.
+    # cargo-deny's own release profile asks for fat LTO and one codegen unit: on 2 cores its
+    # build takes 255 s instead of 154 s (docs/BENCHMARKS.md, "CI time"). The checks take about
+    # a second either way.
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
         cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
 fi
