@@ -35,6 +35,8 @@
 #   P  (AZS_BENCH_PIPELINE=1) the pipeline an operator would script, then smbclient put
 # The upload rate of a case is the archive's size divided by its wall time. The target (issue
 # 12) is A >= 0.8 x B. Prints a Markdown table; the numbers of each run are in WORKDIR/times.
+# Its last column is the proxy's CPU time while the case ran (from /proc): the proxy shares the
+# machine's cores with the programs it measures.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -123,6 +125,23 @@ else
     [ "$ready" = ready ] || die "the proxy did not start"
     log "proxy 127.0.0.1:$PPORT -> smbd 127.0.0.1:$AZS_TEST_SMB_PORT, ${DELAY} ms each way"
 fi
+# The proxy's CPU time (clock ticks) while a case runs goes to T/CASE.pcpu.RUN: on two cores
+# it is taken from the programs measured.
+proxy_ticks() {
+    if [ -n "$PROXY_PID" ]; then
+        awk '{print $14 + $15}' "/proc/$PROXY_PID/stat"
+    else
+        echo 0
+    fi
+}
+run_case() {
+    local c=$1 i=$2 t0 rc=0
+    shift 2
+    t0=$(proxy_ticks)
+    "$@" || rc=$?
+    echo $(($(proxy_ticks) - t0)) >"$T/$c.pcpu.$i"
+    return $rc
+}
 PIPELINE=${AZS_BENCH_PIPELINE:-}
 if [ -n "$PIPELINE" ]; then
     command -v age-keygen >/dev/null || die "age is missing (apt-get install age)"
@@ -153,21 +172,21 @@ last_archive() { find "$SMB/share/backups/lat/MASBackup" -name 'data.tar.zst.enc
 for i in $(seq "$RUNS"); do
     log "run $i: L (local)"
     clear_backups "${OUT:?}"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/L.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-l/settings.toml" start-backup -q
+    run_case L "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/L.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-l/settings.toml" start-backup -q
     log "run $i: A (azs-backup over the proxy)"
     clear_backups "$SMB/share/backups/lat"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/A.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" start-backup -q
+    run_case A "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/A.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" start-backup -q
     if [ -n "$BASE" ]; then
         log "run $i: A0 (the base binary over the proxy)"
         clear_backups "$SMB/share/backups/lat"
-        /usr/bin/time -f '%e %U %S %M' -o "$T/A0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" start-backup -q
+        run_case A0 "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/A0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" start-backup -q
     fi
     ARCHIVE=$(last_archive)
     BYTES=$(stat -c %s "$ARCHIVE")
     cp "$ARCHIVE" "$WORK/archive.bin"
     echo "$BYTES" >"$T/bytes.$i"
     log "run $i: B (smbclient put of the same $BYTES bytes over the proxy)"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/B.$i" smbclient --configfile="$WORK/smbclient.conf" \
+    run_case B "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/B.$i" smbclient --configfile="$WORK/smbclient.conf" \
         "//127.0.0.1/backups" -p "$PPORT" -A "$SMB/smbclient.auth" \
         -c "put $WORK/archive.bin lat/put.bin" >"$T/B.$i.out" 2>&1 || {
         cat "$T/B.$i.out" >&2
@@ -176,7 +195,7 @@ for i in $(seq "$RUNS"); do
     rm -f "$SMB/share/backups/lat/put.bin"
     if [ -n "$PROTO" ]; then
         log "run $i: X (the smb2 prototype uploads the same bytes over the proxy)"
-        /usr/bin/time -f '%e %U %S %M' -o "$T/X.$i" env ADDR="127.0.0.1:$PPORT" \
+        run_case X "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/X.$i" env ADDR="127.0.0.1:$PPORT" \
             SMB_USER="$AZS_TEST_SMB_USER" SMB_PASSWORD="$AZS_TEST_SMB_PASSWORD" SMB_SHARE=backups \
             DIR=lat FILE="$WORK/archive.bin" "$PROTO" 2>"$T/X.$i.out" || {
             cat "$T/X.$i.out" >&2
@@ -191,14 +210,14 @@ for i in $(seq "$RUNS"); do
     ID=$(basename "$(dirname "$ARCHIVE")")
     KEY=$WORK/cert/lat.azs-backup.test.pem
     log "run $i: V (azs-backup verify --key over the proxy)"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/V.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
+    run_case V "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/V.$i" env HOME="$HOME_DIR" "$BIN" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
     if [ -n "$BASE" ]; then
         log "run $i: V0 (the base binary's verify --key over the proxy)"
-        /usr/bin/time -f '%e %U %S %M' -o "$T/V0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
+        run_case V0 "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/V0.$i" env HOME="$HOME_DIR" "$BASE" --config "$WORK/cfg-s/settings.toml" verify "$ID" --key "$KEY" -q
     fi
     log "run $i: G (smbclient get of the archive over the proxy)"
     REL=${ARCHIVE#"$SMB/share/backups/"}
-    /usr/bin/time -f '%e %U %S %M' -o "$T/G.$i" smbclient --configfile="$WORK/smbclient.conf" \
+    run_case G "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/G.$i" smbclient --configfile="$WORK/smbclient.conf" \
         "//127.0.0.1/backups" -p "$PPORT" -A "$SMB/smbclient.auth" \
         -c "get $REL /dev/null" >"$T/G.$i.out" 2>&1 || {
         cat "$T/G.$i.out" >&2
@@ -206,7 +225,7 @@ for i in $(seq "$RUNS"); do
     }
     if [ -n "$PIPELINE" ]; then
         log "run $i: P (tar | zstd -${LEVEL:-1} -T2 | age, then smbclient put)"
-        /usr/bin/time -f '%e %U %S %M' -o "$T/P.$i" bash -c "tar -C '$DATA' -cf - . | zstd -${LEVEL:-1} -T2 -q | age -r $RECIPIENT > '$WORK/p.age' && smbclient --configfile='$WORK/smbclient.conf' //127.0.0.1/backups -p $PPORT -A '$SMB/smbclient.auth' -c 'put $WORK/p.age lat/p.age'" >"$T/P.$i.out" 2>&1 || {
+        run_case P "$i" /usr/bin/time -f '%e %U %S %M' -o "$T/P.$i" bash -c "tar -C '$DATA' -cf - . | zstd -${LEVEL:-1} -T2 -q | age -r $RECIPIENT > '$WORK/p.age' && smbclient --configfile='$WORK/smbclient.conf' //127.0.0.1/backups -p $PPORT -A '$SMB/smbclient.auth' -c 'put $WORK/p.age lat/p.age'" >"$T/P.$i.out" 2>&1 || {
             cat "$T/P.$i.out" >&2
             die "the pipeline failed"
         }
@@ -218,32 +237,40 @@ median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 col() { for i in $(seq "$RUNS"); do tail -n1 "$T/$1.$i" | cut -d' ' -f"$2"; done | median; }
 BYTES=$(for i in $(seq "$RUNS"); do cat "$T/bytes.$i"; done | median)
 L=$(col L 1) A=$(col A 1) B=$(col B 1)
+TCK=$(getconf CLK_TCK)
+pcpu() {
+    if [ -n "$PROXY_PID" ]; then
+        for i in $(seq "$RUNS"); do cat "$T/$1.pcpu.$i"; done | median | awk -v t="$TCK" '{printf "%.2f", $1 / t}'
+    else
+        echo "-"
+    fi
+}
 rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
 {
-    echo "| case (${DELAY} ms each way, medians of $RUNS) | wall s | MiB/s of archive | peak RSS MiB |"
-    echo "| --- | --- | --- | --- |"
-    echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') |"
-    echo "| A: azs-backup to the share $VIA | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| case (${DELAY} ms each way, medians of $RUNS) | wall s | MiB/s of archive | peak RSS MiB | proxy CPU s |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu L) |"
+    echo "| A: azs-backup to the share $VIA | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu A) |"
     if [ -n "$BASE" ]; then
         A0=$(col A0 1)
-        echo "| A0: the base binary ($BASE) to the share $VIA | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') |"
+        echo "| A0: the base binary ($BASE) to the share $VIA | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu A0) |"
     fi
-    echo "| B: smbclient put of the same bytes $VIA | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| B: smbclient put of the same bytes $VIA | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu B) |"
     if [ -n "$PROTO" ]; then
         X=$(col X 1)
-        echo "| X: the smb2 prototype, the same bytes with a backup's requests $VIA | $X | $(rate "$X") | $(col X 4 | awk '{printf "%.0f", $1 / 1024}') |"
+        echo "| X: the smb2 prototype, the same bytes with a backup's requests $VIA | $X | $(rate "$X") | $(col X 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu X) |"
     fi
     if [ -n "$PIPELINE" ]; then
         P=$(col P 1)
-        echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') |"
+        echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu P) |"
     fi
     V=$(col V 1) G=$(col G 1)
-    echo "| V: azs-backup verify --key from the share $VIA | $V | $(rate "$V") | $(col V 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| V: azs-backup verify --key from the share $VIA | $V | $(rate "$V") | $(col V 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu V) |"
     if [ -n "$BASE" ]; then
         V0=$(col V0 1)
-        echo "| V0: the base binary's verify --key from the share $VIA | $V0 | $(rate "$V0") | $(col V0 4 | awk '{printf "%.0f", $1 / 1024}') |"
+        echo "| V0: the base binary's verify --key from the share $VIA | $V0 | $(rate "$V0") | $(col V0 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu V0) |"
     fi
-    echo "| G: smbclient get of the archive $VIA | $G | $(rate "$G") | $(col G 4 | awk '{printf "%.0f", $1 / 1024}') |"
+    echo "| G: smbclient get of the archive $VIA | $G | $(rate "$G") | $(col G 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu G) |"
     echo
     awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
     awk -v v="$V" -v g="$G" 'BEGIN {printf "V rate / G rate = %.2f (reading back)\n", g / v}'

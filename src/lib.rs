@@ -19,6 +19,7 @@
 pub mod archive;
 pub mod azurestack;
 pub mod backup;
+pub mod capacity;
 pub mod certificate;
 pub mod clock;
 pub mod configure;

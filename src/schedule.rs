@@ -255,20 +255,26 @@ fn tick_due(
             } => (run_lock, slot, next, retry),
         };
 
-    target.expect_upload(backup::expected_upload(loaded));
-    let m = match backup::ensure_room(loaded, target.as_ref(), Trigger::Scheduled, now, observer)
-        .and_then(|()| {
-            monitor.started();
-            backup::run_locked(
-                loaded,
-                target.as_ref(),
-                &recipient,
-                &mut run_lock,
-                Trigger::Scheduled,
-                now,
-                observer,
-            )
-        }) {
+    target.expect_upload(crate::capacity::expected_upload(loaded));
+    let m = match crate::capacity::ensure_room(
+        loaded,
+        target.as_ref(),
+        Trigger::Scheduled,
+        now,
+        observer,
+    )
+    .and_then(|()| {
+        monitor.started();
+        backup::run_locked(
+            loaded,
+            target.as_ref(),
+            &recipient,
+            &mut run_lock,
+            Trigger::Scheduled,
+            now,
+            observer,
+        )
+    }) {
         Ok(m) => m,
         Err(e) => {
             drop(run_lock);

@@ -36,7 +36,7 @@ impl<'a> BackupProgress<'a> {
         }
         let total_bytes: u64 = sources
             .iter()
-            .map(|s| azs_backup::backup::measure(&s.path).unwrap_or(0))
+            .map(|s| azs_backup::capacity::measure(&s.path).unwrap_or(0))
             .sum();
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let total = multi.add(ProgressBar::new(total_bytes));
