@@ -394,7 +394,7 @@ pub fn outcome(m: &Manifest) -> Result<()> {
 }
 
 /// Runs a backup with the settings' target, sources and recipient, and records it in the state.
-/// `start-backup` passes [`Trigger::OnDemand`], which never moves `nextBackupTime`.
+/// `start-backup` passes [`crate::state::Trigger::OnDemand`], which never moves `nextBackupTime`.
 ///
 /// The run is watched by a [`RunMonitor`]: the notification URL is pinged at its start and
 /// end, and the metrics file written after it (never failing the run: warnings instead).

@@ -1,12 +1,12 @@
 //! Archives: one tar stream per source, compressed with zstd, streamed (never buffered whole).
 //!
-//! - [`pack`] stores regular files, directories and symlinks (as symlinks, never followed) with
+//! - [`pack()`] stores regular files, directories and symlinks (as symlinks, never followed) with
 //!   their permission bits, owner ids and mtimes. Holes in sparse files are stored as zeros
 //!   (zstd makes them almost free), never as GNU sparse entries. A file that changes while it is
 //!   read is stored with exactly the size its header records (cut if it grew, zero-padded if it
 //!   shrank) and reported as changed, so the archive always stays readable. Sockets, FIFOs and
 //!   device files are skipped with a warning; hard links are stored as separate files.
-//! - [`unpack`] is the restore side. The archive is untrusted input (anyone with the public
+//! - [`unpack()`] is the restore side. The archive is untrusted input (anyone with the public
 //!   certificate can write one), so every entry is checked before anything is written: only
 //!   regular files, directories and symlinks are accepted, names must be relative and free of
 //!   `..`, no entry may sit below a symlink or a file, and no name may appear twice. Writes go

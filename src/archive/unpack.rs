@@ -184,8 +184,8 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// is only read through (every entry decoded and checked as if it were restored), which is
 /// what `verify --key` does.
 ///
-/// Two threads share the work, passing blocks of [`BLOCK`] bytes through a queue of
-/// [`QUEUE_BLOCKS`]: the calling thread reads `input` (decryption and hashing happen in that
+/// Two threads share the work, passing blocks of `BLOCK` bytes through a queue of
+/// `QUEUE_BLOCKS`: the calling thread reads `input` (decryption and hashing happen in that
 /// reader, so every read of the target stays on the calling thread: about half of the work);
 /// the other decompresses, parses the tar stream, checks every entry and, restoring, writes
 /// directories, symlinks and large files. Small files are written by a third thread

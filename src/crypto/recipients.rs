@@ -33,7 +33,7 @@ pub enum KeyId {
 }
 
 impl KeyId {
-    /// "certificate <thumbprint>" or "encryption key <key id>".
+    /// `certificate <thumbprint>` or `encryption key <key id>`.
     pub fn describe(&self) -> String {
         match self {
             KeyId::Thumbprint(_) => format!("certificate {self}"),
@@ -68,7 +68,7 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// "certificate <thumbprint>" or "encryption key <key id>".
+/// `certificate <thumbprint>` or `encryption key <key id>`.
 pub fn describe_id(id: &str) -> String {
     KeyId::from(id).describe()
 }

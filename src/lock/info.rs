@@ -31,7 +31,7 @@ pub fn lease() -> Duration {
 }
 
 /// For how long after this run last wrote or read its lock on the target it trusts the lock
-/// to be still its own without reading it again ([`RunLock::check_held`], the release): at
+/// to be still its own without reading it again ([`super::RunLock::check_held`], the release): at
 /// most a minute, and a tenth of the lease. Another run takes a lock over only once the
 /// expiry this run wrote (its write + the lease) has passed by that run's clock, so within a
 /// minute of a write or a read the lock can have changed only by hand or by a host whose clock

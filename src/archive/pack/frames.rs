@@ -8,7 +8,7 @@
 //! kept busy (docs/BENCHMARKS.md). Here the workers compress the reading thread's blocks in
 //! place, and the calling thread only writes frames.
 //!
-//! Memory is bounded: the reading thread may have at most [`IN_FLIGHT`] blocks out (queued,
+//! Memory is bounded: the reading thread may have at most [`in_flight`] blocks out (queued,
 //! being compressed, or compressed and waiting for an earlier frame); a block comes back to it
 //! only once its frame is written.
 

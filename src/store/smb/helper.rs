@@ -28,7 +28,7 @@
 //!   libsmbclient starts, so nothing libsmbclient prints can reach the protocol.
 //! - A helper that cannot start, connect or open the file is left out: the upload goes on
 //!   with the connections it has (its own at least). An upload that is done while a helper is
-//!   still starting kills it rather than wait ([`Starting`]). Once a helper has taken a batch, its
+//!   still starting kills it rather than wait (`Starting`). Once a helper has taken a batch, its
 //!   failure (an error answer, an exit, a crash) fails the upload like a failed write.
 //! - If the backup process dies, each helper reads the end of its input, closes and exits.
 

@@ -623,8 +623,8 @@ impl Store for SmbStore {
             .map_err(|e| self.err("rename", from, e))
     }
 
-    /// On a slow link (connecting took [`warm::SLOW_CONNECT`] or more), and for an upload of
-    /// [`warm::WARM_FROM`] bytes or more, starts the helpers of the upload now (`warm.rs`).
+    /// On a slow link (connecting took `warm::SLOW_CONNECT` or more), and for an upload of
+    /// `warm::WARM_FROM` bytes or more, starts the helpers of the upload now (`warm.rs`).
     fn expect_upload(&self, bytes: u64) {
         let max = self.connections.max;
         if !self.slow || bytes < warm::WARM_FROM || max < 2 {
