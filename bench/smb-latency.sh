@@ -236,7 +236,10 @@ done
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 col() { for i in $(seq "$RUNS"); do tail -n1 "$T/$1.$i" | cut -d' ' -f"$2"; done | median; }
 BYTES=$(for i in $(seq "$RUNS"); do cat "$T/bytes.$i"; done | median)
-L=$(col L 1) A=$(col A 1) B=$(col B 1)
+A=$(col A 1) B=$(col B 1) V=$(col V 1) G=$(col G 1)
+[ -z "$BASE" ] || { A0=$(col A0 1) V0=$(col V0 1); }
+[ -z "$PROTO" ] || X=$(col X 1)
+[ -z "$PIPELINE" ] || P=$(col P 1)
 TCK=$(getconf CLK_TCK)
 pcpu() {
     if [ -n "$PROXY_PID" ]; then
@@ -246,31 +249,24 @@ pcpu() {
     fi
 }
 rate() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.1f", b / t / 1048576}'; }
+# row CASE LABEL: one table row, the medians of CASE's runs.
+row() {
+    local t
+    t=$(col "$1" 1)
+    echo "| $2 | $t | $(rate "$t") | $(col "$1" 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu "$1") |"
+}
 {
     echo "| case (${DELAY} ms each way, medians of $RUNS) | wall s | MiB/s of archive | peak RSS MiB | proxy CPU s |"
     echo "| --- | --- | --- | --- | --- |"
-    echo "| L: azs-backup to a local folder | $L | $(rate "$L") | $(col L 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu L) |"
-    echo "| A: azs-backup to the share $VIA | $A | $(rate "$A") | $(col A 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu A) |"
-    if [ -n "$BASE" ]; then
-        A0=$(col A0 1)
-        echo "| A0: the base binary ($BASE) to the share $VIA | $A0 | $(rate "$A0") | $(col A0 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu A0) |"
-    fi
-    echo "| B: smbclient put of the same bytes $VIA | $B | $(rate "$B") | $(col B 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu B) |"
-    if [ -n "$PROTO" ]; then
-        X=$(col X 1)
-        echo "| X: the smb2 prototype, the same bytes with a backup's requests $VIA | $X | $(rate "$X") | $(col X 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu X) |"
-    fi
-    if [ -n "$PIPELINE" ]; then
-        P=$(col P 1)
-        echo "| P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put | $P | $(rate "$P") | $(col P 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu P) |"
-    fi
-    V=$(col V 1) G=$(col G 1)
-    echo "| V: azs-backup verify --key from the share $VIA | $V | $(rate "$V") | $(col V 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu V) |"
-    if [ -n "$BASE" ]; then
-        V0=$(col V0 1)
-        echo "| V0: the base binary's verify --key from the share $VIA | $V0 | $(rate "$V0") | $(col V0 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu V0) |"
-    fi
-    echo "| G: smbclient get of the archive $VIA | $G | $(rate "$G") | $(col G 4 | awk '{printf "%.0f", $1 / 1024}') | $(pcpu G) |"
+    row L "L: azs-backup to a local folder"
+    row A "A: azs-backup to the share $VIA"
+    [ -z "$BASE" ] || row A0 "A0: the base binary ($BASE) to the share $VIA"
+    row B "B: smbclient put of the same bytes $VIA"
+    [ -z "$PROTO" ] || row X "X: the smb2 prototype, the same bytes with a backup's requests $VIA"
+    [ -z "$PIPELINE" ] || row P "P: tar \\| zstd -${LEVEL:-1} -T2 \\| age, then smbclient put"
+    row V "V: azs-backup verify --key from the share $VIA"
+    [ -z "$BASE" ] || row V0 "V0: the base binary's verify --key from the share $VIA"
+    row G "G: smbclient get of the archive $VIA"
     echo
     awk -v a="$A" -v b="$B" 'BEGIN {printf "A rate / B rate = %.2f (target >= 0.8)\n", b / a}'
     awk -v v="$V" -v g="$G" 'BEGIN {printf "V rate / G rate = %.2f (reading back)\n", g / v}'
